@@ -1,0 +1,106 @@
+/**
+ * A resource type: the props schema and the handler of one kind of remote object. Defined once
+ * (src/resources/<service>/<kind>.ts) and used by both its construct (synth-time validation,
+ * attribute names) and the handler bundle (lifecycle calls).
+ */
+import type { z } from 'zod';
+import type { Json, RemovalPolicyName } from './spec';
+
+export type OutputValue = string | number | boolean | null;
+export type Outputs = Record<string, OutputValue>;
+
+/** What a handler gets besides its props. */
+export interface HandlerContext {
+  readonly stack: string;
+  readonly logicalId: string;
+  /** Prints one progress line (secrets are redacted). */
+  log(message: string): void;
+  /**
+   * Persists crash-recovery data into the intent record before a call that cannot be retried
+   * blindly; an interrupted attempt's data comes back to `adopt` as `recovery`.
+   */
+  checkpoint(data: Json): Promise<void>;
+  /** Checkpoint data left by an interrupted create, if any. */
+  readonly recovery?: Json;
+  /** Marks a value learned at deploy time (e.g. a generated password) as secret for the logs. */
+  redact(value: string): void;
+  /** Aborted when the resource's deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+export interface CreateResult<O extends Outputs = Outputs> {
+  readonly physicalId: string;
+  readonly outputs: O;
+  /** Stored in the state store only (encrypted when PGSTACKS_STATE_KEY is set), never printed. */
+  readonly secretOutputs?: Record<string, string>;
+}
+
+export interface ReadResult<O extends Outputs = Outputs> {
+  readonly outputs: O;
+  /** What the remote object looks like now, for diagnostics. */
+  readonly observed?: Json;
+}
+
+export interface UpdateResult<O extends Outputs = Outputs> {
+  readonly outputs: O;
+  readonly secretOutputs?: Record<string, string>;
+}
+
+export interface ResourceType<P = any, O extends Outputs = Outputs> {
+  /** Unique name, `<service>:<kind>`, e.g. `cognite:gateway-user`. */
+  readonly name: string;
+  /** The file that defines the type (pass `__filename`), so the handler bundle can include it. */
+  readonly module: string;
+  /** Validates and normalizes props; the same schema runs at synth and at apply. */
+  readonly schema: z.ZodType<P>;
+  /** Output names other resources may reference. */
+  readonly attributes: readonly string[];
+  /** Output names kept as secret outputs. They can be referenced too, and are never printed. */
+  readonly secretAttributes?: readonly string[];
+  /**
+   * Props whose change means replacement (dotted paths; a parent path covers its children;
+   * `'*'` = every prop). Everything else is updated in place by `update`.
+   */
+  readonly immutable: readonly string[];
+  /** Whether a replacement creates the new object first (unique names forbid it). */
+  readonly replaceOrder: 'create-before-delete' | 'delete-before-create';
+  readonly defaultRemovalPolicy: RemovalPolicyName;
+
+  create(props: P, ctx: HandlerContext): Promise<CreateResult<O>>;
+  /** `undefined` means the object is gone. */
+  read(physicalId: string, props: P, ctx: HandlerContext): Promise<ReadResult<O> | undefined>;
+  /** Applies a change of mutable props. Required unless every prop is immutable. */
+  update?(physicalId: string, oldProps: P, newProps: P, ctx: HandlerContext): Promise<UpdateResult<O>>;
+  /** Idempotent: an object that is already gone counts as deleted. */
+  delete(physicalId: string, props: P, ctx: HandlerContext): Promise<void>;
+  /** Finds what an interrupted create made (by natural key or `ctx.recovery`). */
+  adopt?(props: P, ctx: HandlerContext): Promise<CreateResult<O> | undefined>;
+}
+
+const REGISTRY = Symbol.for('pgstacks.resourceTypes');
+type Registry = Map<string, ResourceType>;
+
+function registry(): Registry {
+  const g = globalThis as { [REGISTRY]?: Registry };
+  return (g[REGISTRY] ??= new Map());
+}
+
+/** Defines a resource type and registers it with the handler. */
+export function defineResourceType<P, O extends Outputs>(type: ResourceType<P, O>): ResourceType<P, O> {
+  if (!/^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*$/.test(type.name)) {
+    throw new Error(`resource type name '${type.name}' must look like '<service>:<kind>' (lowercase)`);
+  }
+  if (!type.update && !type.immutable.includes('*')) {
+    throw new Error(`resource type ${type.name} has no update handler, so its immutable list must be ['*']`);
+  }
+  registry().set(type.name, type as ResourceType);
+  return type;
+}
+
+export function getResourceType(name: string): ResourceType | undefined {
+  return registry().get(name);
+}
+
+export function registeredTypeNames(): string[] {
+  return [...registry().keys()].sort();
+}

@@ -1,0 +1,127 @@
+/**
+ * The default state backend: a directory with one JSON file per record,
+ * `<root>/<stack>/<logical id>.json`. Each write goes to a temporary file that is renamed over
+ * the record, so concurrent handlers (Terraform runs 10 at a time) never see a torn record.
+ */
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ResourceRecord, StateStore } from './store';
+
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
+const LOCK_TIMEOUT_MS = 120_000;
+
+const encode = (name: string) => encodeURIComponent(name);
+const decode = (file: string) => decodeURIComponent(file.slice(0, -'.json'.length));
+
+export class LocalDirectoryStore implements StateStore {
+  readonly description: string;
+
+  constructor(private readonly root: string) {
+    this.description = `state directory ${root}`;
+  }
+
+  private stackDir(stack: string): string {
+    return path.join(this.root, encode(stack));
+  }
+
+  private file(stack: string, id: string): string {
+    return path.join(this.stackDir(stack), `${encode(id)}.json`);
+  }
+
+  async get(stack: string, id: string): Promise<ResourceRecord | undefined> {
+    try {
+      return JSON.parse(await fs.readFile(this.file(stack, id), 'utf8')) as ResourceRecord;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async put(record: ResourceRecord): Promise<void> {
+    const dir = this.stackDir(record.stack);
+    await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const target = this.file(record.stack, record.id);
+    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const handle = await fs.open(temp, 'wx', FILE_MODE);
+    try {
+      await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(temp, target);
+  }
+
+  async remove(stack: string, id: string): Promise<void> {
+    await fs.rm(this.file(stack, id), { force: true });
+  }
+
+  async list(stack: string): Promise<ResourceRecord[]> {
+    let files: string[];
+    try {
+      files = await fs.readdir(this.stackDir(stack));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const records = await Promise.all(
+      files.filter((f) => f.endsWith('.json')).map((f) => this.get(stack, decode(f))),
+    );
+    return records.filter((r): r is ResourceRecord => r !== undefined).sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  async stacks(): Promise<string[]> {
+    try {
+      const entries = await fs.readdir(this.root, { withFileTypes: true });
+      return entries.filter((e) => e.isDirectory()).map((e) => decodeURIComponent(e.name)).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** An exclusive lock file; a lock left by a dead process on this host is taken over. */
+  async withLock<T>(stack: string, fn: () => Promise<T>): Promise<T> {
+    const dir = this.stackDir(stack);
+    await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    const lockFile = path.join(dir, '.lock');
+    const owner = JSON.stringify({ pid: process.pid, host: os.hostname() });
+    const started = Date.now();
+    for (;;) {
+      try {
+        await fs.writeFile(lockFile, owner, { flag: 'wx', mode: FILE_MODE });
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+        if (await isStale(lockFile)) {
+          await fs.rm(lockFile, { force: true });
+          continue;
+        }
+        if (Date.now() - started > LOCK_TIMEOUT_MS) {
+          throw new Error(`state for stack '${stack}' is locked by ${await fs.readFile(lockFile, 'utf8').catch(() => '?')} (${lockFile})`);
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    try {
+      return await fn();
+    } finally {
+      await fs.rm(lockFile, { force: true });
+    }
+  }
+}
+
+async function isStale(lockFile: string): Promise<boolean> {
+  try {
+    const { pid, host } = JSON.parse(await fs.readFile(lockFile, 'utf8')) as { pid: number; host: string };
+    if (host !== os.hostname()) return false;
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    // ESRCH: no such process. A half-written or vanished lock file is retried, not taken.
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}

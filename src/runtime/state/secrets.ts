@@ -1,0 +1,76 @@
+/**
+ * Secret outputs at rest: AES-256-GCM with a key derived by scrypt from PGSTACKS_STATE_KEY, or
+ * plain (in a 0600 file) when no key is set. Also the fingerprints that tell whether a secret
+ * input changed since the last apply without storing it.
+ */
+import { createCipheriv, createDecipheriv, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+
+export type SealedSecrets =
+  | { readonly encrypted: false; readonly values: Record<string, string> }
+  | {
+      readonly encrypted: true;
+      /** The names are not secret; listing them lets tools mask values without the key. */
+      readonly names: readonly string[];
+      readonly alg: 'aes-256-gcm';
+      readonly kdf: 'scrypt';
+      readonly salt: string;
+      readonly iv: string;
+      readonly tag: string;
+      readonly data: string;
+    };
+
+export const STATE_KEY_VARIABLE = 'PGSTACKS_STATE_KEY';
+
+const deriveKey = (passphrase: string, salt: Buffer) => scryptSync(passphrase, salt, 32);
+
+export function sealSecrets(values: Record<string, string>, stateKey: string | undefined): SealedSecrets {
+  if (!stateKey) return { encrypted: false, values };
+  const salt = randomBytes(16);
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', deriveKey(stateKey, salt), iv);
+  const data = Buffer.concat([cipher.update(JSON.stringify(values), 'utf8'), cipher.final()]);
+  return {
+    encrypted: true,
+    names: Object.keys(values).sort(),
+    alg: 'aes-256-gcm',
+    kdf: 'scrypt',
+    salt: salt.toString('base64'),
+    iv: iv.toString('base64'),
+    tag: cipher.getAuthTag().toString('base64'),
+    data: data.toString('base64'),
+  };
+}
+
+export function secretNames(sealed: SealedSecrets): string[] {
+  return sealed.encrypted ? [...sealed.names] : Object.keys(sealed.values).sort();
+}
+
+export function openSecrets(sealed: SealedSecrets, stateKey: string | undefined): Record<string, string> {
+  if (!sealed.encrypted) return sealed.values;
+  if (!stateKey) {
+    throw new Error(`secret outputs are encrypted: set ${STATE_KEY_VARIABLE} to the key they were written with`);
+  }
+  const decipher = createDecipheriv('aes-256-gcm', deriveKey(stateKey, Buffer.from(sealed.salt, 'base64')), Buffer.from(sealed.iv, 'base64'));
+  decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
+  try {
+    const plain = Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]);
+    return JSON.parse(plain.toString('utf8')) as Record<string, string>;
+  } catch {
+    throw new Error(`cannot decrypt secret outputs: ${STATE_KEY_VARIABLE} is not the key they were written with`);
+  }
+}
+
+/** A slow salted hash, so a state file does not make a weak secret guessable. */
+export function fingerprint(value: string, salt: string): string {
+  return scryptSync(value, Buffer.from(salt, 'base64'), 32).toString('base64');
+}
+
+export function newSalt(): string {
+  return randomBytes(16).toString('base64');
+}
+
+export function sameFingerprint(value: string, salt: string, expected: string): boolean {
+  const actual = Buffer.from(fingerprint(value, salt), 'base64');
+  const wanted = Buffer.from(expected, 'base64');
+  return actual.length === wanted.length && timingSafeEqual(actual, wanted);
+}

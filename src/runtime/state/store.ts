@@ -1,0 +1,55 @@
+/**
+ * The state store: pgstacks' record of what it did, one record per stack and logical id.
+ * Terraform keeps only the lifecycle resources; the physical ids, outputs and the last applied
+ * props live here.
+ */
+import type { Outputs } from '../resource-type';
+import type { Json, JsonObject, ResourceSpec } from '../spec';
+import type { SealedSecrets } from './secrets';
+
+export type RecordStatus = 'creating' | 'ready' | 'deleting';
+
+/** A remote object that must still be deleted (the old half of a replacement). */
+export interface PendingDelete {
+  readonly physicalId: string;
+  readonly props: JsonObject;
+}
+
+export interface ResourceRecord {
+  readonly stack: string;
+  readonly id: string;
+  readonly type: string;
+  status: RecordStatus;
+  /** Absent while a create is in flight (the intent record). */
+  physicalId?: string;
+  /** The spec as last applied. */
+  spec: ResourceSpec;
+  /** The props as last applied, references resolved, secrets still as markers. */
+  props: JsonObject;
+  outputs: Outputs;
+  secretOutputs?: SealedSecrets;
+  /** scrypt fingerprints of the secret values last applied, by environment variable. */
+  secretFingerprints?: { salt: string; values: Record<string, string> };
+  /** Logical ids this resource references (deleted after it). */
+  dependencies: string[];
+  /** Crash-recovery data a handler saved during an interrupted create. */
+  checkpoint?: Json;
+  pendingDeletes?: PendingDelete[];
+  createdAt: string;
+  updatedAt: string;
+  handlerVersion: string;
+}
+
+export interface StateStore {
+  /** Where the records are, for messages. */
+  readonly description: string;
+  get(stack: string, id: string): Promise<ResourceRecord | undefined>;
+  /** Writes a whole record atomically. */
+  put(record: ResourceRecord): Promise<void>;
+  /** Forgets a record; forgetting a missing one is not an error. */
+  remove(stack: string, id: string): Promise<void>;
+  list(stack: string): Promise<ResourceRecord[]>;
+  stacks(): Promise<string[]>;
+  /** Runs `fn` holding the stack's exclusive lock (prune, state rm). */
+  withLock<T>(stack: string, fn: () => Promise<T>): Promise<T>;
+}
