@@ -1,0 +1,5 @@
+export { ManagedResource, type ManagedResourceOptions } from './managed-resource';
+export { Pgstacks, LifecycleResourceKind, type PgstacksOptions } from './pgstacks';
+export { PropsValidationError } from './props';
+export { RemovalPolicy } from './removal-policy';
+export { Secret } from './secret';

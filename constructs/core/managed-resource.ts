@@ -1,0 +1,96 @@
+import { TerraformStack, type ITerraformDependable, type TerraformResource } from 'cdktf';
+import { Construct } from 'constructs';
+import type { ResourceType } from '../../src/runtime/resource-type';
+import type { ResourceSpec } from '../../src/runtime/spec';
+import { PgstacksRuntime } from './pgstacks';
+import { AttributeRef, toSpecProps, validateProps } from './props';
+import { RemovalPolicy } from './removal-policy';
+
+/** Options every pgstacks resource accepts. */
+export interface ManagedResourceOptions {
+  /**
+   * What happens to the remote object when the construct is removed or the stack destroyed.
+   * @default - the resource type's default: RETAIN for stateful resources, DESTROY otherwise
+   */
+  readonly removalPolicy?: RemovalPolicy;
+  /**
+   * Let a change of an immutable prop replace a RETAIN resource. The old remote object is
+   * deleted, so data it held is lost.
+   * @default false
+   */
+  readonly allowReplacement?: boolean;
+  /**
+   * Logical ids this resource had before a rename or a move to another parent construct
+   * (paths below the stack, such as `old-parent/old-id`). The record found under one of them
+   * is moved to the new id, so a refactor neither deletes nor recreates the remote object.
+   * @default - none
+   */
+  readonly aliases?: string[];
+}
+
+/**
+ * Base class of every pgstacks resource: validates props with the resource type's schema and
+ * synthesizes one lifecycle resource whose provisioners run the handler. Subclasses map their
+ * props to the type's props and expose attributes with {@link ManagedResource.getAttribute}.
+ */
+export abstract class ManagedResource extends Construct implements ITerraformDependable {
+  /** The resource's id in the state store: its construct path below the stack. */
+  readonly logicalId: string;
+  /** The resource type's name, e.g. `cognite:gateway-user`. */
+  readonly typeName: string;
+  readonly removalPolicy: RemovalPolicy;
+  /** The `terraform_data` (or `null_resource`) that carries the lifecycle. */
+  readonly lifecycleResource: TerraformResource;
+  private readonly resourceType: ResourceType;
+
+  protected constructor(scope: Construct, id: string, type: ResourceType, props: Record<string, unknown>, options: ManagedResourceOptions = {}) {
+    super(scope, id);
+    const stack = TerraformStack.of(this);
+    this.resourceType = type;
+    this.typeName = type.name;
+    this.logicalId = this.node.path.slice(stack.node.path.length + 1);
+    this.removalPolicy = options.removalPolicy ?? (type.defaultRemovalPolicy as RemovalPolicy);
+
+    const { props: specProps, references } = toSpecProps(props);
+    validateProps(type, specProps, this.node.path, this.constructor.name);
+    const aliases = [...new Set(options.aliases ?? [])];
+    for (const alias of aliases) {
+      if (!alias || alias === this.logicalId) {
+        throw new Error(`${this.node.path}: aliases = ${JSON.stringify(options.aliases)}: an alias must be a previous logical id, not empty or the current one`);
+      }
+    }
+    const targets = [...new Set(references.map((r) => r.target))] as ManagedResource[];
+    for (const target of targets) {
+      if (TerraformStack.of(target) !== stack) {
+        throw new Error(`${this.node.path}: references ${target.node.path}, which is in another stack; pgstacks references work within one stack`);
+      }
+    }
+    const spec: ResourceSpec = {
+      type: type.name,
+      stack: stack.node.id,
+      id: this.logicalId,
+      props: specProps,
+      removalPolicy: this.removalPolicy,
+      allowReplacement: options.allowReplacement ?? false,
+      aliases,
+    };
+    this.lifecycleResource = PgstacksRuntime.of(this).register(this, spec, type.module, targets.map((t) => t.lifecycleResource));
+  }
+
+  /** The Terraform address of the lifecycle resource, for `dependsOn`. */
+  get fqn(): string {
+    return this.lifecycleResource.fqn;
+  }
+
+  /**
+   * A deploy-time output of this resource, as a token to pass into another pgstacks resource's
+   * props (alone or inside a string). Fails at synth if the type has no such attribute.
+   */
+  getAttribute(name: string): string {
+    const known = [...this.resourceType.attributes, ...(this.resourceType.secretAttributes ?? [])];
+    if (!known.includes(name)) {
+      throw new Error(`${this.node.path}: ${this.typeName} has no attribute '${name}' (it has: ${known.join(', ')})`);
+    }
+    return new AttributeRef(this, name).toString();
+  }
+}

@@ -1,0 +1,169 @@
+/**
+ * Synth-time handling of props: turning construct props into the spec's JSON (secrets and
+ * references become markers) and validating them with the resource type's schema.
+ */
+import { Token, Tokenization, type IResolvable, type IResolveContext } from 'cdktf';
+import type { IConstruct } from 'constructs';
+import type { ResourceType } from '../../src/runtime/resource-type';
+import { isMarkerValue, isObject, type Json, type JsonObject, type RefMarker, type SecretMarker } from '../../src/runtime/spec';
+import { Secret } from './secret';
+
+/** What an attribute reference points at: a pgstacks managed resource. */
+export interface ReferenceTarget extends IConstruct {
+  readonly logicalId: string;
+}
+
+const ATTRIBUTE_REF = Symbol.for('pgstacks.AttributeRef');
+
+/**
+ * The token behind a resource attribute such as `endpoint.host`: known only at deploy time, it
+ * becomes a `$ref` marker in the spec of the resource it is passed to.
+ */
+export class AttributeRef implements IResolvable {
+  readonly creationStack: string[] = [];
+  readonly [ATTRIBUTE_REF] = true;
+
+  static isAttributeRef(value: unknown): value is AttributeRef {
+    return typeof value === 'object' && value !== null && (value as { [ATTRIBUTE_REF]?: true })[ATTRIBUTE_REF] === true;
+  }
+
+  constructor(
+    readonly target: ReferenceTarget,
+    readonly attribute: string,
+  ) {}
+
+  toMarker(): RefMarker {
+    return { $ref: { resource: this.target.logicalId, attribute: this.attribute } };
+  }
+
+  resolve(_context: IResolveContext): never {
+    throw new Error(
+      `${this.target.node.path}.${this.attribute} is known only when pgstacks deploys it, so it can be passed ` +
+        `to pgstacks resources but not to other Terraform resources or outputs (use 'pgstacks outputs' in pipelines)`,
+    );
+  }
+
+  toString(): string {
+    return Token.asString(this);
+  }
+}
+
+/** The result of converting props: the spec JSON and the references found in it. */
+export interface SpecProps {
+  readonly props: JsonObject;
+  readonly references: readonly AttributeRef[];
+}
+
+/** Converts construct props to spec JSON. Other Terraform tokens are kept for cdktf to resolve. */
+export function toSpecProps(props: Record<string, unknown>): SpecProps {
+  const references: AttributeRef[] = [];
+  const convert = (value: unknown): Json | undefined => {
+    if (value === undefined) return undefined;
+    if (Secret.isSecret(value)) return value.toMarker() as unknown as Json;
+    if (AttributeRef.isAttributeRef(value)) {
+      references.push(value);
+      return value.toMarker() as unknown as Json;
+    }
+    if (typeof value === 'string') return Token.isUnresolved(value) ? convertTokenString(value, references) : value;
+    if (typeof value === 'number') {
+      const token = Token.isUnresolved(value) ? Tokenization.reverseNumber(value) : undefined;
+      if (token && AttributeRef.isAttributeRef(token)) return convert(token);
+      return value;
+    }
+    if (Array.isArray(value)) {
+      if (Token.isUnresolved(value)) return value as Json;
+      return value.map((v) => convert(v) ?? null);
+    }
+    if (isObject(value)) {
+      if (Tokenization.isResolvable(value)) return value as unknown as Json;
+      const out: JsonObject = {};
+      for (const [key, v] of Object.entries(value)) {
+        const converted = convert(v);
+        if (converted !== undefined) out[key] = converted;
+      }
+      return out;
+    }
+    return value as Json;
+  };
+  return { props: (convert(props) ?? {}) as JsonObject, references };
+}
+
+type Fragment =
+  | { type: 'literal'; lit: string }
+  | { type: 'token'; token: IResolvable }
+  | { type: 'intrinsic'; value: unknown }
+  | { type: 'escape'; kind: 'open' | 'close' };
+
+/** A string holding tokens: one reference alone becomes `$ref`; a mix becomes `$concat`. */
+function convertTokenString(value: string, references: AttributeRef[]): Json {
+  // cdktf 0.21 is the final release, so its private fragment list is a stable shape to read.
+  const fragments = (Tokenization.reverseString(value) as unknown as { fragments: Fragment[] }).fragments;
+  if (!fragments.some((f) => f.type === 'token' && AttributeRef.isAttributeRef(f.token))) return value;
+  const parts: Array<string | RefMarker | SecretMarker> = [];
+  for (const fragment of fragments) {
+    if (fragment.type === 'token' && AttributeRef.isAttributeRef(fragment.token)) {
+      references.push(fragment.token);
+      parts.push(fragment.token.toMarker());
+    } else {
+      const text =
+        fragment.type === 'literal' ? fragment.lit
+        : fragment.type === 'token' ? Token.asString(fragment.token)
+        : fragment.type === 'escape' ? (fragment.kind === 'open' ? '${' : '}')
+        : String(fragment.value);
+      if (typeof parts[parts.length - 1] === 'string') parts[parts.length - 1] += text;
+      else parts.push(text);
+    }
+  }
+  return parts.length === 1 ? (parts[0] as unknown as Json) : ({ $concat: parts } as unknown as Json);
+}
+
+/** A props error found at synth: names the construct, the field, the value and what is allowed. */
+export class PropsValidationError extends Error {
+  override readonly name = 'PropsValidationError';
+}
+
+/**
+ * Validates spec props with the type's schema. Values known only later (Terraform tokens, secrets,
+ * references) are not judged here; the handler validates them again after resolving them.
+ */
+export function validateProps(type: ResourceType, props: JsonObject, constructPath: string, constructName: string): void {
+  const result = type.schema.safeParse(props);
+  if (result.success) return;
+  const problems = result.error.issues
+    .filter((issue) => !isDeferred(props, issue.path))
+    .map((issue) => {
+      const field = issue.path.join('.');
+      if (issue.code === 'unrecognized_keys') {
+        const where = field ? ` in ${field}` : '';
+        return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}${where}: remove ${issue.keys.length > 1 ? 'them' : 'it'}`;
+      }
+      const value = valueAt(props, issue.path);
+      return `${field || '(props)'} = ${showValue(value)}: ${issue.message}`;
+    });
+  if (problems.length === 0) return;
+  throw new PropsValidationError(
+    `Invalid props for ${constructName} at '${constructPath}':\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+  );
+}
+
+function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
+  let current = value;
+  for (const key of path) current = isObject(current) || Array.isArray(current) ? (current as Record<PropertyKey, unknown>)[key] : undefined;
+  return current;
+}
+
+/** True if the issue is about a value (or inside one) that is only known at deploy time. */
+function isDeferred(props: JsonObject, path: readonly PropertyKey[]): boolean {
+  let current: unknown = props;
+  for (let i = 0; ; i++) {
+    if (isMarkerValue(current) || Token.isUnresolved(current)) return true;
+    if (i === path.length) return false;
+    current = isObject(current) || Array.isArray(current) ? (current as Record<PropertyKey, unknown>)[path[i]] : undefined;
+  }
+}
+
+function showValue(value: unknown): string {
+  if (value === undefined) return '(missing)';
+  const text = JSON.stringify(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
