@@ -1,0 +1,221 @@
+/**
+ * Synth: the JSON each lifecycle-resource mode produces, validation errors, and secrets.
+ */
+import { App, TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import { Construct } from 'constructs';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { LifecycleResourceKind, Pgstacks, RemovalPolicy, Secret } from '../../constructs/core';
+import { Gadget, Widget } from '../support/widget';
+
+const endpoint = 'http://127.0.0.1:9';
+
+function synth(build: (stack: TerraformStack) => void): any {
+  const app = Testing.app();
+  const stack = new TerraformStack(app, 'test');
+  build(stack);
+  return JSON.parse(Testing.synth(stack));
+}
+
+describe('terraform_data mode (default)', () => {
+  const json = synth((stack) => {
+    const a = new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
+    new Widget(stack, 'b', { endpoint, name: 'beta', size: 2, label: `child-of-${a.widgetId}`, removalPolicy: RemovalPolicy.RETAIN, aliases: ['old-b'] });
+  });
+  const resources = json.resource.terraform_data;
+
+  test('one lifecycle resource per construct, named after its logical id, plus the prune resource', () => {
+    expect(Object.keys(resources).sort()).toEqual(['a', 'b', 'pgstacks_prune']);
+    expect(json.resource.null_resource).toBeUndefined();
+  });
+
+  test('the spec goes into triggers_replace, without defaults', () => {
+    expect(resources.a.triggers_replace).toEqual({
+      type: 'test:widget',
+      stack: 'test',
+      id: 'a',
+      props: { endpoint, name: 'alpha', size: 1 },
+      removalPolicy: 'destroy',
+    });
+    expect(resources.b.triggers_replace).toMatchObject({
+      removalPolicy: 'retain',
+      aliases: ['old-b'],
+      props: { label: { $concat: ['child-of-', { $ref: { resource: 'a', attribute: 'id' } }] } },
+    });
+  });
+
+  test('create_before_destroy, quiet apply and destroy provisioners reading the spec from self', () => {
+    expect(resources.a.lifecycle).toEqual({ create_before_destroy: true });
+    const [apply, destroy] = resources.a.provisioner.map((p: any) => p['local-exec']);
+    expect(apply).toEqual({
+      command: expect.stringMatching(/^node assets\/.+\/pgstacks-handler\.js apply$/),
+      quiet: true,
+      environment: { PGSTACKS_SPEC: '${jsonencode(self.triggers_replace)}', PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/\.pgstacks\/state$/) },
+    });
+    expect(destroy).toMatchObject({ when: 'destroy', quiet: true, command: expect.stringMatching(/ delete$/) });
+  });
+
+  test('a reference adds the dependency and re-runs the dependent when the target is replaced', () => {
+    expect(resources.b.depends_on).toEqual(['terraform_data.a']);
+    expect(resources.b.lifecycle).toEqual({ create_before_destroy: true, replace_triggered_by: ['terraform_data.a'] });
+  });
+
+  test('the prune resource lists the stack\'s resources and aliases and runs after all of them', () => {
+    const prune = resources.pgstacks_prune;
+    expect(prune.triggers_replace).toEqual({ type: 'pgstacks:prune', stack: 'test', resources: ['a', 'b'], aliases: ['old-b'] });
+    expect(prune.depends_on).toEqual(['terraform_data.a', 'terraform_data.b']);
+    expect(prune.provisioner).toHaveLength(1);
+    expect(prune.provisioner[0]['local-exec'].command).toMatch(/ prune$/);
+  });
+
+  test('nested constructs get readable, unique Terraform names', () => {
+    const nested = synth((stack) => {
+      const group = new Construct(stack, 'team');
+      new Widget(group, 'a', { endpoint, name: 'alpha', size: 1 });
+      new Widget(stack, 'team_a', { endpoint, name: 'beta', size: 1 });
+    });
+    const names = Object.keys(nested.resource.terraform_data).sort();
+    expect(names).toEqual(['pgstacks_prune', 'team_a', expect.stringMatching(/^team_a_[0-9a-f]{8}$/)]);
+  });
+});
+
+describe('null_resource mode', () => {
+  const json = synth((stack) => {
+    Pgstacks.configure(stack, { lifecycleResource: LifecycleResourceKind.NULL_RESOURCE });
+    const a = new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
+    new Gadget(stack, 'g', { endpoint, name: 'gamma', size: 3, label: a.widgetId });
+  });
+
+  test('null_resource with string triggers and a null provider added automatically', () => {
+    expect(json.resource.terraform_data).toBeUndefined();
+    expect(Object.keys(json.resource.null_resource).sort()).toEqual(['a', 'g', 'pgstacks_prune']);
+    expect(json.provider).toHaveProperty('null');
+    expect(json.terraform.required_providers.null).toMatchObject({ source: 'null' });
+    const triggers = json.resource.null_resource.g.triggers;
+    for (const value of Object.values(triggers)) expect(typeof value).toBe('string');
+    expect(JSON.parse(triggers.props)).toEqual({ endpoint, name: 'gamma', size: 3, label: { $ref: { resource: 'a', attribute: 'id' } } });
+    expect(triggers.removalPolicy).toBe('retain');
+  });
+
+  test('the provisioners read self.triggers', () => {
+    const provisioner = json.resource.null_resource.a.provisioner[0]['local-exec'];
+    expect(provisioner.environment.PGSTACKS_SPEC).toBe('${jsonencode(self.triggers)}');
+    expect(json.resource.null_resource.g.lifecycle).toEqual({ create_before_destroy: true, replace_triggered_by: ['null_resource.a'] });
+  });
+
+  test('an existing NullProvider is reused, not duplicated', () => {
+    const withProvider = synth((stack) => {
+      const { NullProvider } = require('@cdktf/provider-null/lib/provider');
+      new NullProvider(stack, 'mine', { alias: undefined });
+      Pgstacks.configure(stack, { lifecycleResource: LifecycleResourceKind.NULL_RESOURCE });
+      new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
+    });
+    expect(withProvider.provider.null).toHaveLength(1);
+  });
+
+  test('configure after the first resource is an error', () => {
+    expect(() =>
+      synth((stack) => {
+        new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
+        Pgstacks.configure(stack, { lifecycleResource: LifecycleResourceKind.NULL_RESOURCE });
+      }),
+    ).toThrow("Pgstacks.configure(test): call it before the stack's first pgstacks resource is created");
+  });
+});
+
+describe('validation at synth', () => {
+  const build = (props: Record<string, unknown>) => () =>
+    synth((stack) => new Widget(stack, 'bad', { endpoint, name: 'alpha', size: 1, ...props } as never));
+
+  test('names the construct path, the field, the value and what is allowed', () => {
+    expect(build({ size: 500 })).toThrow(`Invalid props for Widget at 'test/bad':\n  - size = 500: Too big: expected number to be <=100`);
+    expect(build({ name: 'Has Spaces' })).toThrow(
+      `  - name = "Has Spaces": expected 1-40 lowercase letters, digits or -, starting with a letter`,
+    );
+    expect(build({ color: 'pink' })).toThrow(`  - color = "pink": Invalid option: expected one of "red"|"green"|"blue"`);
+  });
+
+  test('lists every problem at once', () => {
+    expect(build({ size: 0, color: 'pink' })).toThrow(/size = 0: .*\n {2}- color = "pink"/);
+  });
+
+  test('does not judge values known only at deploy time', () => {
+    expect(() =>
+      synth((stack) => {
+        const size = new TerraformVariable(stack, 'size', { type: 'number' });
+        const name = new TerraformVariable(stack, 'name', { type: 'string' });
+        const a = new Widget(stack, 'a', { endpoint, name: name.stringValue, size: size.numberValue });
+        new Widget(stack, 'b', { endpoint, name: 'beta', size: 1, label: a.widgetId });
+      }),
+    ).not.toThrow();
+  });
+
+  test('an attribute the type does not have fails at synth', () => {
+    expect(() =>
+      synth((stack) => {
+        new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 }).getAttribute('colour');
+      }),
+    ).toThrow("test/a: test:widget has no attribute 'colour' (it has: id, name, size, color, label, apiKey)");
+  });
+
+  test('references across stacks are refused', () => {
+    expect(() => {
+      const app = Testing.app();
+      const a = new Widget(new TerraformStack(app, 'one'), 'a', { endpoint, name: 'alpha', size: 1 });
+      new Widget(new TerraformStack(app, 'two'), 'b', { endpoint, name: 'beta', size: 1, label: a.widgetId });
+    }).toThrow('two/b: references one/a, which is in another stack');
+  });
+
+  test('an attribute passed to a plain Terraform resource explains why it cannot be', () => {
+    expect(() =>
+      synth((stack) => {
+        const a = new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
+        new (require('cdktf').TerraformOutput)(stack, 'out', { value: a.widgetId });
+      }),
+    ).toThrow(/test\/a\.id is known only when pgstacks deploys it/);
+  });
+
+  test('bad aliases and bad secret names are refused', () => {
+    expect(build({ aliases: ['bad'] })).toThrow('test/bad: aliases = ["bad"]: an alias must be a previous logical id');
+    expect(() => Secret.fromEnv('NOT-VALID')).toThrow("Secret.fromEnv('NOT-VALID'): not a valid environment variable name");
+    expect(() => `${Secret.fromEnv('TOKEN')}`).toThrow("Secret.fromEnv('TOKEN') was used inside a string");
+  });
+});
+
+describe('secrets and the synthesized output', () => {
+  test('no secret value appears in any synthesized file', () => {
+    const value = 'sup3r-secret-value-41';
+    process.env.WIDGET_TOKEN = value;
+    try {
+      const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-synth-'));
+      const app = new App({ outdir });
+      const stack = new TerraformStack(app, 'test');
+      new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1, token: Secret.fromEnv('WIDGET_TOKEN') });
+      app.synth();
+      const files = fs.readdirSync(outdir, { recursive: true, withFileTypes: true }).filter((f) => f.isFile());
+      expect(files.length).toBeGreaterThan(2);
+      for (const file of files) expect(fs.readFileSync(path.join(file.parentPath, file.name), 'utf8')).not.toContain(value);
+      const json = fs.readFileSync(path.join(outdir, 'stacks', 'test', 'cdk.tf.json'), 'utf8');
+      expect(JSON.parse(json).resource.terraform_data.a.triggers_replace.props.token).toEqual({ $secret: { fromEnv: 'WIDGET_TOKEN' } });
+      fs.rmSync(outdir, { recursive: true });
+    } finally {
+      delete process.env.WIDGET_TOKEN;
+    }
+  });
+
+  test('the handler is one self-contained file shipped as an asset', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-synth-'));
+    const app = new App({ outdir });
+    new Widget(new TerraformStack(app, 'test'), 'a', { endpoint, name: 'alpha', size: 1 });
+    app.synth();
+    const command: string = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/test/cdk.tf.json'), 'utf8')).resource.terraform_data.a.provisioner[0]['local-exec'].command;
+    const handler = path.join(outdir, 'stacks/test', command.split(' ')[1]);
+    const code = fs.readFileSync(handler, 'utf8');
+    const requires = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+    const builtins = new Set(require('node:module').builtinModules);
+    // node: modules are Node's own (undici loads node:sqlite lazily, on Node 22+ only).
+    expect(requires.filter((r) => !r.startsWith('node:') && !builtins.has(r) && r !== 'pg-native')).toEqual([]);
+    fs.rmSync(outdir, { recursive: true });
+  });
+});
