@@ -52,7 +52,7 @@ export abstract class ManagedResource extends Construct implements ITerraformDep
     this.removalPolicy = options.removalPolicy ?? (type.defaultRemovalPolicy as RemovalPolicy);
 
     const { props: specProps, references } = toSpecProps(props);
-    validateProps(type, specProps, this.node.path, this.constructor.name);
+    validateProps(type.schema, specProps, this.node.path, this.constructor.name);
     const aliases = [...new Set(options.aliases ?? [])];
     for (const alias of aliases) {
       if (!alias || alias === this.logicalId) {

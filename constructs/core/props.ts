@@ -4,7 +4,7 @@
  */
 import { Token, Tokenization, type IResolvable, type IResolveContext } from 'cdktf';
 import type { IConstruct } from 'constructs';
-import type { ResourceType } from '../../src/runtime/resource-type';
+import type { ZodType } from 'zod';
 import { isMarkerValue, isObject, type Json, type JsonObject, type RefMarker, type SecretMarker } from '../../src/runtime/spec';
 import { Secret } from './secret';
 
@@ -123,11 +123,11 @@ export class PropsValidationError extends Error {
 }
 
 /**
- * Validates spec props with the type's schema. Values known only later (Terraform tokens, secrets,
- * references) are not judged here; the handler validates them again after resolving them.
+ * Validates spec props with a resource type's schema. Values known only later (Terraform tokens,
+ * secrets, references) are not judged here; the handler validates them again after resolving them.
  */
-export function validateProps(type: ResourceType, props: JsonObject, constructPath: string, constructName: string): void {
-  const result = type.schema.safeParse(props);
+export function validateProps(schema: ZodType, props: JsonObject, constructPath: string, constructName: string): void {
+  const result = schema.safeParse(props);
   if (result.success) return;
   const problems = result.error.issues
     .filter((issue) => !isDeferred(props, issue.path))

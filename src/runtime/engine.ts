@@ -82,7 +82,7 @@ export class LifecycleEngine {
       await this.commit(op, spec, props, secrets, result);
       op.ctx.log(`created ${describe(op.type, result.physicalId)} in ${formatDuration(Date.now() - started)}`);
     } else {
-      const changes = [...diffProps(record.props, props), ...this.secretChanges(record, props, secrets)];
+      const changes = [...new Set([...diffProps(record.props, props), ...this.secretChanges(record, props, secrets)])].sort();
       const current = await this.guard(op, 'read', () => op.type.read(record.physicalId as string, handlerProps, op.ctx));
       if (!current) {
         op.ctx.log(`${describe(op.type, record.physicalId)} is gone (deleted outside pgstacks); creating it again`);
@@ -100,14 +100,15 @@ export class LifecycleEngine {
         op.ctx.log(`${describe(op.type, record.physicalId)} is up to date (${formatDuration(Date.now() - started)})`);
       } else {
         const immutable = changes.filter((c) => isImmutable(c, op.type.immutable));
-        const oldProps = await this.parseProps(op, record.props, secrets, false);
+        const oldProps = await this.previousProps(op, record.props, secrets);
         if (immutable.length > 0) {
           await this.replace(op, spec, props, dependencies, secrets, handlerProps, oldProps, immutable, record);
           op.ctx.log(`replaced (${immutable.join(', ')} changed): now ${describe(op.type, record.physicalId)} in ${formatDuration(Date.now() - started)}`);
         } else {
           if (!op.type.update) throw new PgstacksError(`${op.label}: ${op.type.name} cannot be updated in place`);
           const update = op.type.update.bind(op.type);
-          const result = await this.guard(op, 'update', () => update(record.physicalId as string, oldProps, handlerProps, op.ctx));
+          const ctx = { ...op.ctx, changes };
+          const result = await this.guard(op, 'update', () => update(record.physicalId as string, oldProps, handlerProps, ctx));
           this.redactOutputs(result.secretOutputs);
           Object.assign(record, { spec, props, dependencies, status: 'ready' as const });
           record.outputs = { ...record.outputs, ...result.outputs };
@@ -328,6 +329,7 @@ export class LifecycleEngine {
         },
         redact: (value) => this.logger.redact(value),
         signal: AbortSignal.timeout(this.timeoutMs),
+        changes: [],
       },
     };
     return op;
@@ -410,6 +412,17 @@ export class LifecycleEngine {
     if (!strict) return value;
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(props)'}: ${i.message}`).join('; ');
     throw new PgstacksError(this.logger.clean(`${op.label}: invalid props: ${problems}`));
+  }
+
+  /**
+   * The props last applied, for `update` and the delete half of a replacement: their secrets are
+   * read where the environment still has them (a renamed variable may be gone).
+   */
+  private previousProps(op: Operation, props: JsonObject, current: Map<string, string>): Promise<unknown> {
+    const available = collectSecretNames(props).filter((name) => this.env[name]);
+    const secrets = new Map([...available.map((name): [string, string] => [name, this.env[name] as string]), ...current]);
+    for (const value of secrets.values()) this.logger.redact(value);
+    return this.parseProps(op, props, secrets, false);
   }
 
   /** Paths whose secret value differs from the one last applied. */

@@ -52,14 +52,9 @@ export function resolveRefs(value: Json, lookup: (ref: Ref) => Promise<OutputVal
   return transform(value, async (v) => (isRefMarker(v) ? lookup(v.$ref) : undefined));
 }
 
+/** Puts the secrets' values in; a secret not in `secrets` stays a marker. */
 export function substituteSecrets(value: Json, secrets: ReadonlyMap<string, string>): Promise<Json> {
-  return transform(value, async (v) => (isSecretMarker(v) ? secretValue(v, secrets) : undefined));
-}
-
-function secretValue(marker: SecretMarker, secrets: ReadonlyMap<string, string>): string {
-  const value = secrets.get(marker.$secret.fromEnv);
-  if (value === undefined) throw new Error(`secret ${marker.$secret.fromEnv} was not read`);
-  return value;
+  return transform(value, async (v) => (isSecretMarker(v) ? secrets.get(v.$secret.fromEnv) : undefined));
 }
 
 /** Reads every secret the props need; a missing variable is an error naming it and the resource. */

@@ -26,6 +26,8 @@ export interface HandlerContext {
   redact(value: string): void;
   /** Aborted when the resource's deadline passes. */
   readonly signal: AbortSignal;
+  /** In `update`: the dotted paths of the props that changed (a changed secret value included). */
+  readonly changes: readonly string[];
 }
 
 export interface CreateResult<O extends Outputs = Outputs> {
@@ -38,7 +40,7 @@ export interface CreateResult<O extends Outputs = Outputs> {
 export interface ReadResult<O extends Outputs = Outputs> {
   readonly outputs: O;
   /** What the remote object looks like now, for diagnostics. */
-  readonly observed?: Json;
+  readonly observed?: unknown;
 }
 
 export interface UpdateResult<O extends Outputs = Outputs> {
