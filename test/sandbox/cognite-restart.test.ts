@@ -1,0 +1,85 @@
+/**
+ * The Cognite emulator over time: short-lived tokens and nonces expire, and a restart with the same
+ * data directory keeps clients, users, tables and rows (tokens, kept in memory, do not survive).
+ */
+import * as fs from 'node:fs';
+import { startSandbox, type Sandbox } from '../../src/sandbox';
+import { Cdf, connect, http, tempDataDir, tokenFor } from './support';
+
+let dataDir: string;
+let sandbox: Sandbox | undefined;
+
+beforeAll(() => {
+  dataDir = tempDataDir('cognite-restart');
+});
+
+afterAll(async () => {
+  await sandbox?.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+test('nonces and tokens expire after their configured lifetimes', async () => {
+  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0, cogniteTokenTtlSeconds: 2, cogniteNonceTtlSeconds: 1 });
+  const token = await http('POST', sandbox.cognite.tokenUrl, {
+    form: { grant_type: 'client_credentials', client_id: sandbox.cognite.defaultClient.clientId, client_secret: sandbox.cognite.defaultClient.clientSecret },
+  });
+  expect(token.body.expires_in).toBe(2);
+  const cdf = new Cdf(sandbox, token.body.access_token);
+  const nonce = await cdf.nonce();
+  await sleep(1100);
+  const late = await cdf.post('/postgresgateway', { items: [{ credentials: { nonce } }] });
+  expect(late.status).toBe(400);
+  expect(late.body.error.message).toMatch(/expired/);
+
+  await sleep(1000);
+  const expired = await cdf.get('/postgresgateway');
+  expect(expired.status).toBe(401);
+  expect(expired.body.error.message).toMatch(/expired/);
+  await sandbox.stop();
+  sandbox = undefined;
+});
+
+test('a restart with the same data directory keeps the default client, users, tables and rows', async () => {
+  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0 });
+  const { clientSecret } = sandbox.cognite.defaultClient;
+  expect(sandbox.env()).toEqual({
+    PGSTACKS_SANDBOX_URL: sandbox.url,
+    CDF_BASE_URL: `${sandbox.url}/cognite`,
+    CDF_TOKEN_URL: `${sandbox.url}/login/sandbox/oauth2/v2.0/token`,
+    CDF_CLIENT_ID: sandbox.cognite.defaultClient.clientId,
+    CDF_CLIENT_SECRET: clientSecret,
+  });
+  await sandbox.cognite.addClient({ clientId: 'ci', clientSecret: 'ci-secret' });
+  const cdf = new Cdf(sandbox, await tokenFor(sandbox));
+  const user = await cdf.createUser();
+  await cdf.post(`/postgresgateway/tables/${user.username}`, {
+    items: [{ type: 'raw_rows', tablename: 'kept', options: { database: 'db', table: 'kept', primaryKey: 'k' }, columns: { k: { type: 'TEXT' }, n: { type: 'BIGINT' } } }],
+  });
+  const client = await connect(sandbox, user.username, user.password);
+  await client.query("INSERT INTO kept VALUES ('a', 1)");
+  await client.end();
+  const oldToken = cdf.token;
+  await sandbox.stop();
+
+  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0 });
+  expect(sandbox.cognite.defaultClient.clientSecret).toBe(clientSecret);
+  expect((await new Cdf(sandbox, oldToken).get('/postgresgateway')).status).toBe(401);
+  const again = new Cdf(sandbox, await tokenFor(sandbox));
+  await tokenFor(sandbox, 'ci', 'ci-secret');
+
+  const users = await again.get('/postgresgateway');
+  expect(users.body.items).toEqual([{ username: user.username, createdTime: user.createdTime, lastUpdatedTime: user.lastUpdatedTime, sessionId: user.sessionId }]);
+  const tables = await again.get(`/postgresgateway/tables/${user.username}`);
+  expect(tables.body.items.map((t: { tablename: string }) => t.tablename)).toEqual(['kept']);
+  const rows = await again.get('/raw/dbs/db/tables/kept/rows');
+  expect(rows.body.items).toEqual([{ key: 'a', columns: { n: 1 }, lastUpdatedTime: expect.any(Number) }]);
+
+  const login = await connect(sandbox, user.username, user.password);
+  expect((await login.query('SELECT n FROM kept')).rows).toEqual([{ n: '1' }]);
+  await login.end();
+  // Session ids keep counting up.
+  const session = await again.post('/sessions', { items: [{ tokenExchange: true }] });
+  expect(session.body.items[0].id).toBeGreaterThan(user.sessionId);
+});
