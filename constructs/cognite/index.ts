@@ -1,0 +1,12 @@
+export { CogniteAuth, CogniteProject, type ClientCredentials, type ClientCredentialsAuthOptions, type CogniteProjectProps } from './project';
+export { GatewayUser, type GatewayUserProps } from './gateway-user';
+export {
+  GatewayRawTable,
+  GatewayViewTable,
+  type GatewayColumn,
+  type GatewayColumnType,
+  type GatewayRawTableProps,
+  type GatewayTableProps,
+  type GatewayViewTableProps,
+  type ViewId,
+} from './gateway-tables';

@@ -1,0 +1,99 @@
+import { Construct } from 'constructs';
+import { z } from 'zod';
+import { cogniteProjectSchema } from '../../src/resources/cognite/project';
+import { toSpecProps, validateProps } from '../core/props';
+import type { Secret } from '../core/secret';
+
+/** OAuth client credentials: an app registration's id and secret. */
+export interface ClientCredentials {
+  readonly clientId: string;
+  /** Read from the environment at deploy time. */
+  readonly clientSecret: Secret;
+}
+
+/** Options of {@link CogniteAuth.clientCredentials}. */
+export interface ClientCredentialsAuthOptions extends ClientCredentials {
+  /** The identity provider's OAuth 2.0 token endpoint. */
+  readonly tokenUrl: string;
+  /**
+   * Scopes to request.
+   * @default - `['<baseUrl>/.default']`, as Entra ID expects for CDF
+   */
+  readonly scopes?: string[];
+}
+
+/** How pgstacks authenticates to CDF. */
+export class CogniteAuth {
+  /** The OAuth 2.0 client-credentials flow against any identity provider. */
+  static clientCredentials(options: ClientCredentialsAuthOptions): CogniteAuth {
+    return new CogniteAuth(options.tokenUrl, { clientId: options.clientId, clientSecret: options.clientSecret }, options.scopes);
+  }
+
+  /** Client credentials against Microsoft Entra ID: the token URL is built from the tenant id. */
+  static entraId(options: ClientCredentials & { readonly tenantId: string }): CogniteAuth {
+    return new CogniteAuth(`https://login.microsoftonline.com/${encodeURIComponent(options.tenantId)}/oauth2/v2.0/token`, options);
+  }
+
+  private constructor(
+    readonly tokenUrl: string,
+    readonly credentials: ClientCredentials,
+    readonly scopes?: string[],
+  ) {}
+}
+
+/** Props of {@link CogniteProject}. */
+export interface CogniteProjectProps {
+  /**
+   * The CDF cluster, e.g. `westeurope-1`; the API is `https://{cluster}.cognitedata.com`.
+   * @default - required unless `baseUrl` is given
+   */
+  readonly cluster?: string;
+  /** The project's URL name, e.g. `acme`. */
+  readonly project: string;
+  /** How pgstacks authenticates. */
+  readonly auth: CogniteAuth;
+  /**
+   * The API base URL, to deploy somewhere other than `cluster`, such as the pgstacks sandbox.
+   * @default `https://{cluster}.cognitedata.com`
+   */
+  readonly baseUrl?: string;
+}
+
+const clusterSchema = z.object({
+  cluster: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected a cluster name such as westeurope-1').optional(),
+});
+
+/**
+ * A Cognite Data Fusion project and the credentials pgstacks deploys to it with. It creates
+ * nothing itself; Cognite resources take it as their `project`.
+ */
+export class CogniteProject extends Construct {
+  /** The API base URL. */
+  readonly baseUrl: string;
+  /** The project's URL name. */
+  readonly project: string;
+  readonly auth: CogniteAuth;
+
+  constructor(scope: Construct, id: string, props: CogniteProjectProps) {
+    super(scope, id);
+    validateProps(clusterSchema, { ...(props.cluster === undefined ? {} : { cluster: props.cluster }) }, this.node.path, 'CogniteProject');
+    if (!props.cluster && !props.baseUrl) {
+      throw new Error(`Invalid props for CogniteProject at '${this.node.path}':\n  - cluster = (missing): give the CDF cluster (e.g. westeurope-1) or a baseUrl`);
+    }
+    this.baseUrl = (props.baseUrl ?? `https://${props.cluster}.cognitedata.com`).replace(/\/+$/, '');
+    this.project = props.project;
+    this.auth = props.auth;
+    validateProps(cogniteProjectSchema, toSpecProps(this.connection()).props, this.node.path, 'CogniteProject');
+  }
+
+  /** @internal The connection, as it goes into the props of the resources in this project. */
+  connection(): Record<string, unknown> {
+    return {
+      baseUrl: this.baseUrl,
+      project: this.project,
+      tokenUrl: this.auth.tokenUrl,
+      scopes: this.auth.scopes ?? [`${this.baseUrl}/.default`],
+      credentials: { clientId: this.auth.credentials.clientId, clientSecret: this.auth.credentials.clientSecret },
+    };
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * HTTP plumbing shared by the service clients: one undici agent with timeouts and undici's retry
+ * interceptor, and the two retry policies a handler chooses between per call.
+ */
+import { Agent, interceptors, request, type Dispatcher } from 'undici';
+
+/** Which failures a call may be retried on. */
+export interface RetryPolicy {
+  readonly statusCodes: readonly number[];
+  readonly errorCodes: readonly string[];
+}
+
+/** Errors where the request never reached the server, so a retry cannot duplicate anything. */
+const NOT_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH'];
+
+/** Safe to repeat: reads, and writes that are idempotent or detect their own duplicates. */
+export const RETRY_IDEMPOTENT: RetryPolicy = {
+  statusCodes: [429, 500, 502, 503, 504],
+  errorCodes: [...NOT_SENT, 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT'],
+};
+
+/** A call that creates something unnamed: retried only where the server certainly did nothing. */
+export const RETRY_ONLY_IF_NOT_DONE: RetryPolicy = { statusCodes: [429], errorCodes: NOT_SENT };
+
+export interface RetryTiming {
+  /** @default 5 */
+  readonly maxRetries: number;
+  /** First backoff; doubles each attempt, with full jitter. @default 500 */
+  readonly minDelayMs: number;
+  /** Cap on one wait, Retry-After included. @default 30000 */
+  readonly maxDelayMs: number;
+}
+
+export const DEFAULT_TIMING: RetryTiming = { maxRetries: 5, minDelayMs: 500, maxDelayMs: 30_000 };
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly text: string;
+}
+
+export interface SendOptions {
+  readonly method: Dispatcher.HttpMethod;
+  readonly url: string;
+  readonly headers?: Record<string, string>;
+  readonly body?: string;
+  readonly retry: RetryPolicy;
+  readonly timing?: RetryTiming;
+  /** Called before each retry, for a progress line. */
+  readonly onRetry?: (reason: string, delayMs: number, attempt: number) => void;
+  readonly signal?: AbortSignal;
+}
+
+let agent: Dispatcher | undefined;
+
+function dispatcher(): Dispatcher {
+  agent ??= new Agent({ headersTimeout: 60_000, bodyTimeout: 60_000, connectTimeout: 10_000 }).compose(interceptors.retry({ throwOnError: false }));
+  return agent;
+}
+
+type RetryCallback = (err: Error | null) => void;
+type RetryError = Error & { statusCode?: number; code?: string; headers?: Record<string, string | string[] | undefined> };
+
+/** undici's retry hook: our policy, exponential backoff with full jitter, and Retry-After. */
+function retryHook(options: SendOptions) {
+  const timing = options.timing ?? DEFAULT_TIMING;
+  return (err: RetryError, { state }: { state: { counter: number } }, done: RetryCallback) => {
+    const byStatus = err.statusCode !== undefined && err.code === 'UND_ERR_REQ_RETRY';
+    const retryable = byStatus ? options.retry.statusCodes.includes(err.statusCode as number) : options.retry.errorCodes.includes(err.code ?? '');
+    if (!retryable || state.counter > timing.maxRetries || options.signal?.aborted) return done(err);
+    const retryAfter = Number(err.headers?.['retry-after']);
+    const backoff = Math.random() * Math.min(timing.minDelayMs * 2 ** (state.counter - 1), timing.maxDelayMs);
+    const delay = Math.min(retryAfter > 0 ? retryAfter * 1000 : backoff, timing.maxDelayMs);
+    options.onRetry?.(byStatus ? `HTTP ${err.statusCode}` : (err.code as string), delay, state.counter);
+    setTimeout(() => done(null), delay);
+  };
+}
+
+/** Sends one request with the call's retry policy; returns the final response, whatever its status. */
+export async function send(options: SendOptions): Promise<HttpResponse> {
+  const response = await request(options.url, {
+    method: options.method,
+    headers: options.headers,
+    body: options.body,
+    dispatcher: dispatcher(),
+    signal: options.signal,
+    retryOptions: { retry: retryHook(options), throwOnError: false },
+  } as Parameters<typeof request>[1]);
+  return { status: response.statusCode, headers: response.headers, text: await response.body.text() };
+}

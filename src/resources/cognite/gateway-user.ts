@@ -1,0 +1,168 @@
+/**
+ * `cognite:gateway-user`: a PostgreSQL Gateway user. CDF generates its username and a password
+ * it shows once, and binds it to a session made from a one-minute nonce, so everything happens
+ * at deploy time and the password lives only in the state store.
+ */
+import { z } from 'zod';
+import {
+  capability,
+  CogniteApiError,
+  missingCapabilities,
+  type ClientCredentials,
+  type CogniteClient,
+  type CreatedGatewayUser,
+  type RequiredCapability,
+} from '../../clients/cognite';
+import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
+import { clientCredentialsSchema, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY, type CogniteProjectProps } from './project';
+
+export const gatewayUserSchema = z
+  .object({
+    project: cogniteProjectSchema,
+    /** The identity the gateway acts as: its CDF session is made from these credentials. */
+    session: clientCredentialsSchema,
+  })
+  .strict();
+
+export type GatewayUserProps = z.infer<typeof gatewayUserSchema>;
+type GatewayUserOutputs = { username: string; host: string; port: number; database: string; sessionId: number };
+
+/** What the deploying identity needs to manage gateway users. */
+const DEPLOYER_NEEDS: RequiredCapability[] = [
+  capability('postgresGateway:READ', 'postgresGatewayAcl', 'READ'),
+  capability('postgresGateway:WRITE', 'postgresGatewayAcl', 'WRITE'),
+  capability('session:CREATE', 'sessionsAcl', 'CREATE'),
+];
+
+/** The documented minimum for the identity a gateway user acts as. */
+const SESSION_NEEDS: RequiredCapability[] = [
+  capability('postgresGateway:READ', 'postgresGatewayAcl', 'READ'),
+  capability('postgresGateway:WRITE', 'postgresGatewayAcl', 'WRITE'),
+  capability('project:list', 'projectsAcl', 'LIST'),
+  capability('groups:list', 'groupsAcl', 'LIST'),
+  capability('session:CREATE', 'sessionsAcl', 'CREATE'),
+];
+
+const GATEWAY_PORT = 5432;
+
+/** Checks both identities' capabilities and names every one that is missing. */
+async function preflight(props: GatewayUserProps, cdf: CogniteClient, ctx: HandlerContext): Promise<void> {
+  const { project, session } = props;
+  const same = session.clientId === project.credentials.clientId && session.clientSecret === project.credentials.clientSecret;
+  const checks: Array<[string, CogniteClient, RequiredCapability[]]> = same
+    ? [[project.credentials.clientId, cdf, [...DEPLOYER_NEEDS, ...SESSION_NEEDS]]]
+    : [
+        [project.credentials.clientId, cdf, DEPLOYER_NEEDS],
+        [session.clientId, cogniteClient(project, ctx, session), SESSION_NEEDS],
+      ];
+  const problems: string[] = [];
+  for (const [clientId, client, needs] of checks) {
+    const missing = missingCapabilities(await client.inspectToken(), project.project, needs);
+    if (missing.length) problems.push(`client '${clientId}' lacks ${missing.map((m) => m.name).join(', ')}`);
+  }
+  if (problems.length) {
+    throw new Error(
+      `missing CDF capabilities in project '${project.project}': ${problems.join('; ')}. ` +
+        `Add them to a CDF group the client belongs to (Admin > Groups), then deploy again.`,
+    );
+  }
+}
+
+/** A session for the gateway to act through; its nonce must be used within a minute. */
+async function newSession(cdf: CogniteClient, credentials: ClientCredentials, ctx: HandlerContext) {
+  const session = await cdf.createSession(credentials);
+  ctx.redact(session.nonce);
+  return session;
+}
+
+/** A connection-level failure: the request may have been carried out although no answer came. */
+const isLostResponse = (err: unknown) => !(err instanceof CogniteApiError);
+
+function created(user: CreatedGatewayUser, ctx: HandlerContext) {
+  ctx.redact(user.password);
+  return {
+    physicalId: user.username,
+    outputs: { username: user.username, host: user.host, port: user.port ?? GATEWAY_PORT, database: user.username, sessionId: user.sessionId ?? 0 },
+    secretOutputs: { password: user.password },
+  };
+}
+
+/**
+ * Deletes a user an interrupted create made (found by its session) whose password was never seen,
+ * so a retry leaves exactly one user. Returns whether there was one.
+ */
+async function removeUnseenUser(cdf: CogniteClient, sessionId: number, ctx: HandlerContext): Promise<boolean> {
+  const orphan = (await cdf.listGatewayUsers()).find((u) => u.sessionId === sessionId);
+  if (orphan) {
+    await cdf.deleteGatewayUser(orphan.username);
+    ctx.log(`deleted gateway user ${orphan.username}, made by an interrupted create whose password was never returned`);
+  }
+  await cdf.revokeSessions([sessionId]).catch(() => undefined);
+  return orphan !== undefined;
+}
+
+export const gatewayUserType = defineResourceType<GatewayUserProps, GatewayUserOutputs>({
+  name: 'cognite:gateway-user',
+  module: __filename,
+  schema: gatewayUserSchema,
+  attributes: ['username', 'host', 'port', 'database', 'sessionId'],
+  secretAttributes: ['password'],
+  immutable: PROJECT_IDENTITY,
+  // Usernames are generated, so the new user can exist beside the old one.
+  replaceOrder: 'create-before-delete',
+  defaultRemovalPolicy: 'destroy',
+
+  async create(props, ctx) {
+    const cdf = cogniteClient(props.project, ctx);
+    await preflight(props, cdf, ctx);
+    for (let attempt = 1; ; attempt++) {
+      const session = await newSession(cdf, props.session, ctx);
+      await ctx.checkpoint({ sessionId: session.id });
+      try {
+        return created(await cdf.createGatewayUser(session.nonce), ctx);
+      } catch (err) {
+        // The user may exist although the answer was lost; its password is gone, so delete it and try once more.
+        if (attempt > 1 || !isLostResponse(err)) throw err;
+        ctx.log(`no answer to the create (${(err as Error).message}); checking what it made`);
+        await removeUnseenUser(cdf, session.id, ctx);
+      }
+    }
+  },
+
+  async read(username, props, ctx) {
+    const user = await cogniteClient(props.project, ctx).retrieveGatewayUser(username);
+    return user && { outputs: { username: user.username, sessionId: user.sessionId ?? 0 } as GatewayUserOutputs, observed: user };
+  },
+
+  /** Changed credentials: bind the same user to a fresh session, then revoke the old one. */
+  async update(username, _old, props, ctx) {
+    const cdf = cogniteClient(props.project, ctx);
+    if (!ctx.changes.some((path) => path.startsWith('session'))) {
+      return { outputs: {} as GatewayUserOutputs }; // only the deploying identity changed
+    }
+    await preflight(props, cdf, ctx);
+    const previous = (await cdf.retrieveGatewayUser(username))?.sessionId;
+    const session = await newSession(cdf, props.session, ctx);
+    const user = await cdf.updateGatewayUser(username, session.nonce);
+    if (previous && previous !== user.sessionId) await cdf.revokeSessions([previous]).catch((err) => ctx.log(`could not revoke the old session ${previous}: ${(err as Error).message}`));
+    ctx.log(`rotated the session of ${username}: ${previous ?? '?'} -> ${user.sessionId}`);
+    return { outputs: { sessionId: user.sessionId ?? session.id } as GatewayUserOutputs };
+  },
+
+  async delete(username, props, ctx) {
+    const cdf = cogniteClient(props.project, ctx);
+    const sessionId = (await cdf.retrieveGatewayUser(username))?.sessionId;
+    await cdf.deleteGatewayUser(username);
+    // The session only served this user; revoking it leaves nothing behind.
+    if (sessionId) await cdf.revokeSessions([sessionId]).catch(() => undefined);
+  },
+
+  /** After a crash the password is unknowable, so what the interrupted create made is removed, not adopted. */
+  async adopt(props, ctx) {
+    const sessionId = (ctx.recovery as { sessionId?: number } | undefined)?.sessionId;
+    if (sessionId) await removeUnseenUser(cogniteClient(props.project, ctx), sessionId, ctx);
+    return undefined;
+  },
+});
+
+export type { CogniteProjectProps };
