@@ -12,9 +12,14 @@ const USAGE = `Usage: pgstacks <command> [options]
 Commands:
   outputs <stack> [--json] [--reveal]   Outputs of every resource in a stack (secrets masked
                                         unless --reveal)
+  outputs <stack> <id> <name> [--reveal]
+                                        One output's raw value, for scripts
   state list <stack>                    The stack's records: logical id, type, status, physical id
   state show <stack> <id> [--reveal]    One record, as JSON
   state rm <stack> <id>                 Forget a record; the remote object is not touched
+  sandbox [--data-dir <dir>] [--port <n>] [--postgres-port <n>]
+                                        Run the local sandbox (Cognite emulator and a real
+                                        PostgreSQL) and print the environment to deploy to it
   handler apply|delete|prune            Run the handler (what the lifecycle resources do),
                                         with the spec in PGSTACKS_SPEC
 Options:
@@ -48,6 +53,9 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
         json: { type: 'boolean' },
         reveal: { type: 'boolean' },
         'state-dir': { type: 'string' },
+        'data-dir': { type: 'string' },
+        port: { type: 'string' },
+        'postgres-port': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -71,8 +79,11 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
     const stateKey = env[STATE_KEY_VARIABLE];
     switch (command) {
       case 'outputs':
-        if (args.length !== 1) return usage('outputs takes one stack name');
+        if (args.length === 3) return await singleOutput(store, args as [string, string, string], { reveal: !!values.reveal, stateKey }, io);
+        if (args.length !== 1) return usage('outputs takes a stack name, or a stack, a logical id and an output name');
         return await outputs(store, args[0], { json: !!values.json, reveal: !!values.reveal, stateKey }, io);
+      case 'sandbox':
+        return await sandbox({ dataDir: values['data-dir'], port: values.port, postgresPort: values['postgres-port'] }, io);
       case 'state': {
         const [sub, stack, id] = args;
         if (sub === 'list' && stack) return await stateList(store, stack, io);
@@ -122,6 +133,50 @@ async function outputs(store: StateStore, stack: string, options: RevealOptions 
     if (Object.keys(values).length === 0) io.out('  (no outputs)');
   }
   if (!options.reveal && records.some((r) => r.secretOutputs)) io.out(`\nSensitive values are masked; add --reveal to show them.`);
+  return 0;
+}
+
+async function singleOutput(store: StateStore, [stack, id, name]: [string, string, string], options: RevealOptions, io: CliIo): Promise<number> {
+  const record = await store.get(stack, id);
+  if (!record) {
+    io.err(`pgstacks: no record '${id}' in stack '${stack}' (${store.description})`);
+    return 1;
+  }
+  if (name in record.outputs) {
+    io.out(String(record.outputs[name] ?? ''));
+    return 0;
+  }
+  const secrets = record.secretOutputs ? secretNames(record.secretOutputs) : [];
+  if (!secrets.includes(name)) {
+    io.err(`pgstacks: ${id} has no output '${name}' (it has: ${[...Object.keys(record.outputs), ...secrets].join(', ')})`);
+    return 1;
+  }
+  if (!options.reveal) {
+    io.err(`pgstacks: ${id}.${name} is sensitive; add --reveal to print it`);
+    return 1;
+  }
+  io.out(secretValues(record, options)[name]);
+  return 0;
+}
+
+/** Runs the sandbox until SIGINT/SIGTERM, printing the environment to deploy against it. */
+async function sandbox(options: { dataDir?: string; port?: string; postgresPort?: string }, io: CliIo): Promise<number> {
+  // Loaded here: embedded Postgres is for the sandbox only.
+  const { startSandbox } = await import('./sandbox');
+  const running = await startSandbox({
+    dataDir: options.dataDir,
+    port: options.port === undefined ? undefined : Number(options.port),
+    postgresPort: options.postgresPort === undefined ? undefined : Number(options.postgresPort),
+  });
+  io.out(`pgstacks sandbox on ${running.url} (PostgreSQL on ${running.postgres.host}:${running.postgres.port}).`);
+  io.out('To deploy to it, export:\n');
+  for (const [key, value] of Object.entries(running.env())) io.out(`export ${key}='${value.replace(/'/g, `'\\''`)}'`);
+  io.out('\nPress Ctrl-C to stop; its state is kept for the next start.');
+  await new Promise((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.stop();
   return 0;
 }
 

@@ -1,0 +1,95 @@
+/**
+ * `npm run platform`: starts the pgstacks sandbox, deploys examples/platform into it with
+ * `cdktf deploy` (real Terraform), prints the outputs and how to connect, and keeps the sandbox
+ * running until Ctrl-C (`--exit` stops right away, for CI).
+ *
+ * Environment: PGSTACKS_SANDBOX_PORT (default 4610), PGSTACKS_SANDBOX_POSTGRES_PORT (default 4611).
+ */
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { cli } from '../../src/cli';
+import { startSandbox } from '../../src/sandbox';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const STACK = 'platform';
+const USER = 'cdf/adf-sink';
+
+const say = (text: string) => process.stdout.write(`${text}\n`);
+const heading = (text: string) => say(`\n\x1b[1m== ${text}\x1b[0m`);
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env, stdio: 'inherit' });
+    child.on('error', reject);
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+async function outputs(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
+  const lines: string[] = [];
+  const code = await cli(['outputs', STACK, ...args], { out: (l) => lines.push(l), err: (l) => lines.push(l), env });
+  if (code !== 0) throw new Error(lines.join('\n'));
+  return lines.join('\n');
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({ options: { exit: { type: 'boolean' } } });
+  const dataDir = path.join(ROOT, '.pgstacks', 'sandbox');
+  if (!fs.existsSync(dataDir)) {
+    // A new sandbox holds none of what an earlier deploy's state describes: start that state afresh too.
+    for (const stale of [`terraform.${STACK}.tfstate`, `terraform.${STACK}.tfstate.backup`, path.join('.pgstacks', 'state', STACK)]) {
+      fs.rmSync(path.join(ROOT, stale), { recursive: true, force: true });
+    }
+  }
+
+  heading('Starting the pgstacks sandbox');
+  const sandbox = await startSandbox({
+    dataDir,
+    port: Number(process.env.PGSTACKS_SANDBOX_PORT ?? 4610),
+    postgresPort: Number(process.env.PGSTACKS_SANDBOX_POSTGRES_PORT ?? 4611),
+  });
+  say(`Cognite emulator on ${sandbox.cognite.baseUrl}, PostgreSQL on ${sandbox.postgres.host}:${sandbox.postgres.port}`);
+  const env = { ...process.env, ...sandbox.env(), CDF_PROJECT: 'acme', CHECKPOINT_DISABLE: '1' };
+  try {
+    heading(`Deploying examples/${STACK} (npx cdktf deploy ${STACK})`);
+    const code = await run('npx', ['cdktf', 'deploy', STACK, '--auto-approve'], env);
+    if (code !== 0) {
+      say(`\ncdktf deploy failed (exit ${code}); see the messages above.`);
+      return code;
+    }
+
+    heading(`Outputs (npx pgstacks outputs ${STACK})`);
+    say(await outputs([], env));
+
+    const user = (await outputs([USER, 'username'], env)).trim();
+    const port = (await outputs([USER, 'port'], env)).trim();
+    const host = (await outputs([USER, 'host'], env)).trim();
+    heading('Connect');
+    say(`Write a row through the gateway user (its password comes from the state store):\n`);
+    say(`  PGPASSWORD="$(npx pgstacks outputs ${STACK} ${USER} password --reveal)" \\`);
+    say(`    psql -h ${host} -p ${port} -U ${user} -d ${user} \\`);
+    say(`    -c "INSERT INTO pumps (id, pressure, measured_at) VALUES ('pump-1', 4.2, now())"`);
+    say(`\nThe row lands in CDF RAW ingest/pumps: ${sandbox.cognite.baseUrl}/api/v1/projects/acme/raw/dbs/ingest/tables/pumps/rows`);
+    say(`(the sandbox enforces bearer auth; its client credentials are in \`npx pgstacks sandbox\`'s output).`);
+
+    if (values.exit) return 0;
+    say('\nThe sandbox keeps running so you can connect; press Ctrl-C to stop it (its state is kept).');
+    await new Promise((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    return 0;
+  } finally {
+    await sandbox.stop();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    say(`\n${err.message}`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,12 @@
+/**
+ * The platform: every pgstacks service composed in one stack. Deployed by the repository's
+ * cdktf.json (`npx cdktf deploy platform`) or, against the sandbox, by `npm run platform`.
+ */
+import { App, TerraformStack } from 'cdktf';
+import { CdfIngestion } from '../cdf-ingestion/ingestion';
+import { cogniteProjectFromEnv } from '../cdf-ingestion/project-from-env';
+
+const app = new App();
+const stack = new TerraformStack(app, 'platform');
+new CdfIngestion(stack, 'cdf', { project: cogniteProjectFromEnv(stack, 'acme') });
+app.synth();
