@@ -21,6 +21,8 @@ export interface CogniteConnection {
 
 export interface CogniteClientOptions {
   readonly timing?: RetryTiming;
+  /** Per request: how long to wait for an answer. @default 60000 */
+  readonly timeoutMs?: number;
   /** One line per retry, token refresh and so on. */
   readonly log?: (message: string) => void;
   readonly signal?: AbortSignal;
@@ -164,6 +166,7 @@ export class CogniteClient {
       timing: this.options.timing,
       onRetry: (reason, delay) => this.options.log?.(`token endpoint answered ${reason}; retrying in ${Math.round(delay)}ms`),
       signal: this.options.signal,
+      timeoutMs: this.options.timeoutMs,
     });
     const json = parseJson(response.text) as { access_token?: string; expires_in?: number; error?: string; error_description?: string } | undefined;
     if (response.status !== 200 || !json?.access_token) {
@@ -200,6 +203,7 @@ export class CogniteClient {
         timing: this.options.timing,
         onRetry: (reason, delay, n) => this.options.log?.(`${call} answered ${reason}; retry ${n} in ${(delay / 1000).toFixed(1)}s`),
         signal: this.options.signal,
+        timeoutMs: this.options.timeoutMs,
       });
       if (response.status === 401 && attempt === 1) continue;
       const json = parseJson(response.text);

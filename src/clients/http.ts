@@ -49,12 +49,14 @@ export interface SendOptions {
   /** Called before each retry, for a progress line. */
   readonly onRetry?: (reason: string, delayMs: number, attempt: number) => void;
   readonly signal?: AbortSignal;
+  /** How long to wait for the answer's headers, and then between body chunks. @default 60000 */
+  readonly timeoutMs?: number;
 }
 
 let agent: Dispatcher | undefined;
 
 function dispatcher(): Dispatcher {
-  agent ??= new Agent({ headersTimeout: 60_000, bodyTimeout: 60_000, connectTimeout: 10_000 }).compose(interceptors.retry({ throwOnError: false }));
+  agent ??= new Agent({ connectTimeout: 10_000 }).compose(interceptors.retry({ throwOnError: false }));
   return agent;
 }
 
@@ -84,6 +86,8 @@ export async function send(options: SendOptions): Promise<HttpResponse> {
     body: options.body,
     dispatcher: dispatcher(),
     signal: options.signal,
+    headersTimeout: options.timeoutMs ?? 60_000,
+    bodyTimeout: options.timeoutMs ?? 60_000,
     retryOptions: { retry: retryHook(options), throwOnError: false },
   } as Parameters<typeof request>[1]);
   return { status: response.statusCode, headers: response.headers, text: await response.body.text() };

