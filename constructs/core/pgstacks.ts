@@ -3,7 +3,21 @@
  */
 import { NullProvider } from '@cdktf/provider-null/lib/provider';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
-import { AssetType, Aspects, DataResource, Lazy, TerraformAsset, TerraformResource, TerraformStack, type IResolvable } from 'cdktf';
+import {
+  anyToHclTerraform,
+  anyToTerraform,
+  AssetType,
+  Aspects,
+  hashMapper,
+  hashMapperHcl,
+  Lazy,
+  TerraformAsset,
+  TerraformResource,
+  TerraformStack,
+  type IResolvable,
+  type TerraformMetaArguments,
+} from 'cdktf';
+import { ValidateTerraformVersion } from 'cdktf/lib/validations/validate-terraform-version';
 import { Construct, type IConstruct } from 'constructs';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -48,6 +62,26 @@ export class Pgstacks {
   }
 }
 
+/**
+ * `terraform_data` with only `triggers_replace`. cdktf's DataResource checks the Terraform version
+ * by running `terraform version` once per resource at synth; the runtime checks it once per stack.
+ */
+class TerraformData extends TerraformResource {
+  static readonly tfResourceType = 'terraform_data';
+
+  constructor(scope: Construct, id: string, private readonly triggersReplace: JsonObject | IResolvable, meta: TerraformMetaArguments) {
+    super(scope, id, { terraformResourceType: 'terraform_data', terraformGeneratorMetadata: { providerName: 'terraform' }, ...meta });
+  }
+
+  protected override synthesizeAttributes(): Record<string, unknown> {
+    return { triggers_replace: hashMapper(anyToTerraform)(this.triggersReplace) };
+  }
+
+  protected override synthesizeHclAttributes(): Record<string, unknown> {
+    return { triggers_replace: hashMapperHcl(anyToHclTerraform)(this.triggersReplace) };
+  }
+}
+
 const RUNTIME_ID = 'pgstacks';
 const PRUNE_NAME = 'pgstacks_prune';
 
@@ -78,6 +112,9 @@ export class PgstacksRuntime extends Construct {
     this.stackName = stack.node.id;
     this.kind = options.lifecycleResource ?? LifecycleResourceKind.TERRAFORM_DATA;
     this.stateDirectory = path.resolve(projectDirectory(this), options.stateDirectory ?? path.join('.pgstacks', 'state'));
+    if (this.kind === LifecycleResourceKind.TERRAFORM_DATA) {
+      this.node.addValidation(new ValidateTerraformVersion('>=1.4', 'pgstacks resources synthesize terraform_data, which needs Terraform >= 1.4.'));
+    }
     const manifest = Lazy.anyValue({ produce: () => this.triggers(this.pruneSpec()) });
     this.prune = this.lifecycleResource(this, 'prune', PRUNE_NAME, manifest, { destroy: false });
     // Prepared by whichever comes first: App.synth's preparing resolve (which may add constructs)
@@ -123,7 +160,7 @@ export class PgstacksRuntime extends Construct {
     };
     const resource =
       this.kind === LifecycleResourceKind.TERRAFORM_DATA
-        ? new DataResource(scope, id, { triggersReplace: triggers, ...meta })
+        ? new TerraformData(scope, id, triggers, meta)
         : new NullResource(scope, id, { triggers: triggers as { [key: string]: string }, ...meta });
     resource.overrideLogicalId(name);
     if (references.length) resource.dependsOn = references;

@@ -3,6 +3,7 @@
  */
 import { App, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { Construct } from 'constructs';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -217,5 +218,27 @@ describe('secrets and the synthesized output', () => {
     // node: modules are Node's own (undici loads node:sqlite lazily, on Node 22+ only).
     expect(requires.filter((r) => !r.startsWith('node:') && !builtins.has(r) && r !== 'pg-native')).toEqual([]);
     fs.rmSync(outdir, { recursive: true });
+  });
+});
+
+describe('the Terraform version check', () => {
+  test('runs once per stack, and names what needs the newer Terraform', () => {
+    const bin = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-oldtf-'));
+    const fake = path.join(bin, 'terraform');
+    fs.writeFileSync(fake, '#!/bin/sh\necho "$@" >> "$0.calls"\necho "Terraform v1.3.9"\n', { mode: 0o755 });
+    try {
+      // Its own process: child processes do not see changes to Jest's process.env.
+      const result = spawnSync(process.execPath, ['--import', 'tsx', path.join(__dirname, '../support/synth-widgets.ts'), path.join(bin, 'out'), '5'], {
+        env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+        encoding: 'utf8',
+      });
+      expect(result.status).not.toBe(0);
+      expect(result.stderr).toContain(
+        '[test/pgstacks] terraform version 1.3.9 is lower than the required version >=1.4 for this construct. pgstacks resources synthesize terraform_data, which needs Terraform >= 1.4.',
+      );
+      expect(fs.readFileSync(`${fake}.calls`, 'utf8').trim().split('\n')).toEqual(['version']);
+    } finally {
+      fs.rmSync(bin, { recursive: true, force: true });
+    }
   });
 });
