@@ -161,8 +161,8 @@ async function singleOutput(store: StateStore, [stack, id, name]: [string, strin
 
 /** Runs the sandbox until SIGINT/SIGTERM, printing the environment to deploy against it. */
 async function sandbox(options: { dataDir?: string; port?: string; postgresPort?: string }, io: CliIo): Promise<number> {
-  // Loaded here: embedded Postgres is for the sandbox only.
-  const { startSandbox } = await import('./sandbox');
+  // Loaded here, not at the top: embedded Postgres is for the sandbox only.
+  const { startSandbox } = require('./sandbox') as typeof import('./sandbox');
   const running = await startSandbox({
     dataDir: options.dataDir,
     port: options.port === undefined ? undefined : Number(options.port),
