@@ -67,43 +67,43 @@ export class LifecycleEngine {
     const secrets = this.readSecrets(props, op.label);
     const handlerProps = await this.parseProps(op, props, secrets, true);
     const dependencies = [...new Set(collectRefs(spec.props).map((r) => r.resource))].sort();
+    const took = () => formatDuration(Date.now() - started);
+
+    /** Writes the intent record, then creates (or, after an interrupted create, adopts) the object. */
+    const createObject = async (verb: string, recovering: boolean) => {
+      const intent = op.record ?? this.newRecord(spec, props, dependencies);
+      Object.assign(intent, { spec, props, dependencies, status: 'creating' as const, physicalId: undefined });
+      if (!recovering) intent.checkpoint = undefined;
+      await this.save((op.record = intent));
+      const result = await this.create(op, handlerProps, recovering);
+      await this.commit(op, spec, props, secrets, result);
+      op.ctx.log(`${verb} ${describe(op.type, result.physicalId)} in ${took()}`);
+    };
 
     if (!record) {
-      op.record = this.newRecord(spec, props, dependencies);
-      await this.store.put(op.record);
-      const result = await this.create(op, handlerProps, false);
-      await this.commit(op, spec, props, secrets, result);
-      op.ctx.log(`created ${describe(op.type, result.physicalId)} in ${formatDuration(Date.now() - started)}`);
+      await createObject('created', false);
     } else if (!record.physicalId) {
-      // The record is an intent left by an interrupted create: adopt what it made, or create.
-      Object.assign(record, { spec, props, dependencies, status: 'creating' as const });
-      await this.store.put(record);
-      const result = await this.create(op, handlerProps, true);
-      await this.commit(op, spec, props, secrets, result);
-      op.ctx.log(`created ${describe(op.type, result.physicalId)} in ${formatDuration(Date.now() - started)}`);
+      // An intent left by an interrupted create: adopt what it made, or create.
+      await createObject('created', true);
     } else {
       const changes = [...new Set([...diffProps(record.props, props), ...this.secretChanges(record, props, secrets)])].sort();
       const current = await this.guard(op, 'read', () => op.type.read(record.physicalId as string, handlerProps, op.ctx));
       if (!current) {
         op.ctx.log(`${describe(op.type, record.physicalId)} is gone (deleted outside pgstacks); creating it again`);
-        Object.assign(record, { spec, props, dependencies, status: 'creating' as const, physicalId: undefined, checkpoint: undefined });
-        await this.store.put(record);
-        const result = await this.create(op, handlerProps, false);
-        await this.commit(op, spec, props, secrets, result);
-        op.ctx.log(`re-created ${describe(op.type, result.physicalId)} in ${formatDuration(Date.now() - started)}`);
+        await createObject('re-created', false);
       } else if (changes.length === 0) {
         const outputs = { ...record.outputs, ...current.outputs };
         if (JSON.stringify(outputs) !== JSON.stringify(record.outputs) || JSON.stringify(spec) !== JSON.stringify(record.spec)) {
           Object.assign(record, { spec, outputs, dependencies });
           await this.save(record);
         }
-        op.ctx.log(`${describe(op.type, record.physicalId)} is up to date (${formatDuration(Date.now() - started)})`);
+        op.ctx.log(`${describe(op.type, record.physicalId)} is up to date (${took()})`);
       } else {
         const immutable = changes.filter((c) => isImmutable(c, op.type.immutable));
         const oldProps = await this.previousProps(op, record.props, secrets);
         if (immutable.length > 0) {
           await this.replace(op, spec, props, dependencies, secrets, handlerProps, oldProps, immutable, record);
-          op.ctx.log(`replaced (${immutable.join(', ')} changed): now ${describe(op.type, record.physicalId)} in ${formatDuration(Date.now() - started)}`);
+          op.ctx.log(`replaced (${immutable.join(', ')} changed): now ${describe(op.type, record.physicalId)} in ${took()}`);
         } else {
           if (!op.type.update) throw new PgstacksError(`${op.label}: ${op.type.name} cannot be updated in place`);
           const update = op.type.update.bind(op.type);
@@ -115,7 +115,7 @@ export class LifecycleEngine {
           if (result.secretOutputs) record.secretOutputs = sealSecrets({ ...this.secretOutputs(record), ...result.secretOutputs }, this.stateKey);
           record.secretFingerprints = fingerprints(secrets);
           await this.save(record);
-          op.ctx.log(`updated ${describe(op.type, record.physicalId)} in place (${changes.join(', ')}) in ${formatDuration(Date.now() - started)}`);
+          op.ctx.log(`updated ${describe(op.type, record.physicalId)} in place (${changes.join(', ')}) in ${took()}`);
         }
       }
     }
