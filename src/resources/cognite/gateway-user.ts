@@ -14,7 +14,7 @@ import {
   type RequiredCapability,
 } from '../../clients/cognite';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
-import { clientCredentialsSchema, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY, type CogniteProjectProps } from './project';
+import { clientCredentialsSchema, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY } from './project';
 
 export const gatewayUserSchema = z
   .object({
@@ -165,4 +165,3 @@ export const gatewayUserType = defineResourceType<GatewayUserProps, GatewayUserO
   },
 });
 
-export type { CogniteProjectProps };
