@@ -430,8 +430,7 @@ export class LifecycleEngine {
     const known = record.secretFingerprints;
     const changed = new Set<string>();
     for (const [path, value] of leaves(props)) {
-      const names = isSecretMarker(value) ? [value.$secret.fromEnv] : isConcatMarker(value) ? value.$concat.filter(isSecretMarker).map((s) => s.$secret.fromEnv) : [];
-      for (const name of names) {
+      for (const name of collectSecretNames(value)) {
         const expected = known?.values[name];
         if (!known || !expected || !sameFingerprint(secrets.get(name) as string, known.salt, expected)) changed.add(path);
       }
