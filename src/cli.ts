@@ -2,10 +2,17 @@
  * The `pgstacks` command: outputs and state for people and pipelines, and the handler commands
  * the lifecycle resources run.
  */
+import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
+import { version } from '../package.json';
 import './resources';
+import { LifecycleEngine } from './runtime/engine';
 import { HANDLER_COMMANDS, runHandler } from './runtime/handler';
-import { openSecrets, openStateStore, secretNames, STATE_KEY_VARIABLE, type ResourceRecord, type StateStore } from './runtime/state';
+import { Logger } from './runtime/log';
+import { formatPlan, hasChanges, summarize } from './runtime/plan';
+import { parseManifest } from './runtime/spec';
+import { defaultStateDirectory, locateStack } from './runtime/stack-files';
+import { LocalDirectoryStore, openSecrets, secretNames, STATE_DIR_VARIABLE, STATE_KEY_VARIABLE, type ResourceRecord, type StateStore } from './runtime/state';
 
 const USAGE = `Usage: pgstacks <command> [options]
 
@@ -14,16 +21,23 @@ Commands:
                                         unless --reveal)
   outputs <stack> <id> <name> [--reveal]
                                         One output's raw value, for scripts
+  plan <stack> [--json] [--detailed-exitcode]
+                                        What the next apply would do to each resource of the
+                                        synthesized stack (run 'cdktf synth' first): create,
+                                        update (which fields), replace, delete, and drift found
+                                        by reading every remote object. Changes nothing.
+                                        --detailed-exitcode: 0 no changes, 2 changes, 1 error
   state list <stack>                    The stack's records: logical id, type, status, physical id
   state show <stack> <id> [--reveal]    One record, as JSON
   state rm <stack> <id>                 Forget a record; the remote object is not touched
   sandbox [--data-dir <dir>] [--port <n>] [--postgres-port <n>]
                                         Run the local sandbox (Cognite emulator and a real
                                         PostgreSQL) and print the environment to deploy to it
-  handler apply|delete|prune            Run the handler (what the lifecycle resources do),
-                                        with the spec in PGSTACKS_SPEC
+  handler reconcile|destroy             Run the handler (what the stack's reconciler and teardown
+                                        do in Terraform)
 Options:
-  --state-dir <dir>   The state directory (default: $PGSTACKS_STATE_DIR or ./.pgstacks/state)
+  --state-dir <dir>   The state directory (default: $PGSTACKS_STATE_DIR, else the one the stack
+                      was synthesized with, else .pgstacks/state next to the app's cdktf.json)
   -h, --help          Show this help
 
 Secret outputs encrypted at rest need ${STATE_KEY_VARIABLE} to be revealed.`;
@@ -51,6 +65,7 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
       allowPositionals: true,
       options: {
         json: { type: 'boolean' },
+        'detailed-exitcode': { type: 'boolean' },
         reveal: { type: 'boolean' },
         'state-dir': { type: 'string' },
         'data-dir': { type: 'string' },
@@ -69,26 +84,29 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
     io.out(USAGE);
     return values.help ? 0 : 2;
   }
-  const env = values['state-dir'] ? { ...io.env, PGSTACKS_STATE_DIR: values['state-dir'] } : io.env;
+  const env = values['state-dir'] ? { ...io.env, [STATE_DIR_VARIABLE]: values['state-dir'] } : io.env;
   const usage = (message: string) => {
     io.err(`pgstacks: ${message}\n\n${USAGE}`);
     return 2;
   };
   try {
-    const store = openStateStore(env);
+    const store = (stack: string | undefined) => openStore(env, stack);
     const stateKey = env[STATE_KEY_VARIABLE];
     switch (command) {
       case 'outputs':
-        if (args.length === 3) return await singleOutput(store, args as [string, string, string], { reveal: !!values.reveal, stateKey }, io);
+        if (args.length === 3) return await singleOutput(store(args[0]), args as [string, string, string], { reveal: !!values.reveal, stateKey }, io);
         if (args.length !== 1) return usage('outputs takes a stack name, or a stack, a logical id and an output name');
-        return await outputs(store, args[0], { json: !!values.json, reveal: !!values.reveal, stateKey }, io);
+        return await outputs(store(args[0]), args[0], { json: !!values.json, reveal: !!values.reveal, stateKey }, io);
+      case 'plan':
+        if (args.length !== 1) return usage('plan takes a stack name');
+        return await plan(args[0], env, { json: !!values.json, detailed: !!values['detailed-exitcode'] }, io);
       case 'sandbox':
         return await sandbox({ dataDir: values['data-dir'], port: values.port, postgresPort: values['postgres-port'] }, io);
       case 'state': {
         const [sub, stack, id] = args;
-        if (sub === 'list' && stack) return await stateList(store, stack, io);
-        if (sub === 'show' && stack && id) return await stateShow(store, stack, id, { reveal: !!values.reveal, stateKey }, io);
-        if (sub === 'rm' && stack && id) return await stateRm(store, stack, id, io);
+        if (sub === 'list' && stack) return await stateList(store(stack), stack, io);
+        if (sub === 'show' && stack && id) return await stateShow(store(stack), stack, id, { reveal: !!values.reveal, stateKey }, io);
+        if (sub === 'rm' && stack && id) return await stateRm(store(stack), stack, id, io);
         return usage('state takes: list <stack> | show <stack> <id> | rm <stack> <id>');
       }
       case 'handler':
@@ -101,6 +119,33 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
     io.err(`pgstacks: ${(err as Error).message}`);
     return 1;
   }
+}
+
+/** The store a stack's records are in: the override, else where the stack was synthesized to keep them. */
+function openStore(env: NodeJS.ProcessEnv, stack: string | undefined): StateStore {
+  const dir = env[STATE_DIR_VARIABLE] || (stack && locateStack(stack)?.stateDirectory) || defaultStateDirectory();
+  return new LocalDirectoryStore(dir);
+}
+
+/** Plans the synthesized stack against its records and remote objects, changing nothing. */
+async function plan(stack: string, env: NodeJS.ProcessEnv, options: { json: boolean; detailed: boolean }, io: CliIo): Promise<number> {
+  const located = locateStack(stack);
+  if (!located) {
+    io.err(`pgstacks: no synthesized stack '${stack}' with pgstacks resources found from ${process.cwd()}: run 'cdktf synth' in the app first`);
+    return 1;
+  }
+  const manifest = parseManifest(fs.readFileSync(located.manifest, 'utf8'), located.manifest);
+  const logger = new Logger((line) => io.err(line));
+  const engine = new LifecycleEngine({ store: openStore(env, stack), env, logger, version });
+  const result = await engine.plan(manifest);
+  if (options.json) {
+    io.out(JSON.stringify({ stack, changes: hasChanges(result), summary: summarize(result), resources: result.resources }, null, 2));
+  } else {
+    for (const line of formatPlan(result)) io.out(logger.clean(line));
+  }
+  const blocked = result.resources.filter((r) => r.error);
+  if (blocked.length > 0) return 1;
+  return options.detailed && hasChanges(result) ? 2 : 0;
 }
 
 interface RevealOptions {

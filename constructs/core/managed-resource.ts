@@ -74,12 +74,15 @@ export abstract class ManagedResource extends Construct implements ITerraformDep
       allowReplacement: options.allowReplacement ?? false,
       aliases,
     };
-    this.lifecycleResource = PgstacksRuntime.of(this).register(this, spec, type.module, targets.map((t) => t.lifecycleResource));
+    this.lifecycleResource = PgstacksRuntime.of(this).register(this, spec, type.module);
   }
 
-  /** The Terraform address of the lifecycle resource, for `dependsOn`. */
+  /**
+   * For `dependsOn`: the stack's reconciler, so a resource that depends on this one waits until
+   * the engine run that applies it has finished.
+   */
   get fqn(): string {
-    return this.lifecycleResource.fqn;
+    return PgstacksRuntime.of(this).reconciler.fqn;
   }
 
   /**

@@ -1,19 +1,25 @@
 /**
- * Per-stack wiring: the lifecycle resources, the handler asset and the prune resource.
+ * Per-stack wiring (docs/lifecycle.md): one lifecycle resource per pgstacks construct, carrying
+ * its spec for Terraform's plan; the reconciler, which runs the engine once per apply over the
+ * stack manifest; the teardown, whose destroy provisioner deletes what the stack made; and the
+ * handler and manifest assets they run.
  */
 import { NullProvider } from '@cdktf/provider-null/lib/provider';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import {
   anyToHclTerraform,
   anyToTerraform,
+  App,
   AssetType,
   Aspects,
+  Fn,
   hashMapper,
   hashMapperHcl,
   Lazy,
   TerraformAsset,
   TerraformResource,
   TerraformStack,
+  Token,
   type IResolvable,
   type TerraformMetaArguments,
 } from 'cdktf';
@@ -22,9 +28,11 @@ import { Construct, type IConstruct } from 'constructs';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bundleHandler } from '../../src/runtime/bundle';
-import { PRUNE_TYPE, encodeTriggers, type JsonObject, type PruneSpec, type ResourceSpec } from '../../src/runtime/spec';
-import { DEFAULT_STATE_DIR_VARIABLE } from '../../src/runtime/state';
+import { bundleHandler, synthWorkDirectory } from '../../src/runtime/bundle';
+import { HANDLER_ENV } from '../../src/runtime/handler-env';
+import { NO_UNFINISHED_RUN } from '../../src/runtime/run-marker';
+import { canonicalize, encodeTriggers, isMarkerValue, isObject, type Json, type JsonObject, type ResourceSpec, type StackManifest } from '../../src/runtime/spec';
+import { DEFAULT_STATE_DIR_VARIABLE } from '../../src/runtime/state/location';
 
 /** The Terraform resource type that carries each pgstacks resource's lifecycle. */
 export enum LifecycleResourceKind {
@@ -42,8 +50,9 @@ export interface PgstacksOptions {
    */
   readonly lifecycleResource?: LifecycleResourceKind;
   /**
-   * The local state store directory (relative paths are relative to the folder of cdktf.json).
-   * The handler honours PGSTACKS_STATE_DIR over it.
+   * The local state store directory, relative to the folder of cdktf.json. It is synthesized as
+   * a path relative to the stack's output folder, so a copied `cdktf.out` keeps its records next
+   * to where it is applied. The handler honours PGSTACKS_STATE_DIR over it.
    * @default '.pgstacks/state' next to cdktf.json, like Terraform's own local state
    */
   readonly stateDirectory?: string;
@@ -52,9 +61,11 @@ export interface PgstacksOptions {
 /** Stack-wide settings for pgstacks resources. */
 export class Pgstacks {
   /**
-   * Configures pgstacks for one stack. Call it before creating the stack's first pgstacks resource.
+   * Configures pgstacks for one stack. Call it before creating the stack's first pgstacks
+   * resource. A configured stack keeps its reconciler even with no pgstacks construct left, so
+   * removing the last one still deletes its remote object.
    */
-  static configure(stack: TerraformStack, options: PgstacksOptions): void {
+  static configure(stack: TerraformStack, options: PgstacksOptions = {}): void {
     if (stack.node.tryFindChild(RUNTIME_ID)) {
       throw new Error(`Pgstacks.configure(${stack.node.path}): call it before the stack's first pgstacks resource is created`);
     }
@@ -83,11 +94,18 @@ class TerraformData extends TerraformResource {
 }
 
 const RUNTIME_ID = 'pgstacks';
-const PRUNE_NAME = 'pgstacks_prune';
+const RECONCILER_NAME = 'pgstacks';
+const TEARDOWN_NAME = 'pgstacks_teardown';
+const MARKER_FILE = '.unfinished-run';
+
+interface Prepared {
+  readonly handler: TerraformAsset;
+  readonly manifest: TerraformAsset;
+  readonly manifestHash: string;
+}
 
 interface Entry {
-  readonly logicalId: string;
-  readonly aliases: readonly string[];
+  readonly spec: ResourceSpec;
   readonly typeModule: string;
   readonly lifecycle: TerraformResource;
 }
@@ -101,87 +119,84 @@ export class PgstacksRuntime extends Construct {
 
   readonly stackName: string;
   readonly kind: LifecycleResourceKind;
-  readonly stateDirectory: string;
+  /** The run engine: a user's resource that depends on a pgstacks construct waits for it. */
+  readonly reconciler: TerraformResource;
+  private readonly teardown: TerraformResource;
+  private readonly stateDirectory: string;
   private readonly entries: Entry[] = [];
-  private readonly names = new Map<string, string>([[PRUNE_NAME, '(prune)']]);
-  private readonly prune: TerraformResource;
-  private asset?: TerraformAsset;
+  private readonly names = new Map<string, string>([[RECONCILER_NAME, '(reconciler)'], [TEARDOWN_NAME, '(teardown)']]);
+  /** Terraform-only values in specs (another provider's attribute), by the variable that carries them. */
+  private readonly terraformValues = new Map<string, unknown>();
+  private prepared?: Prepared;
 
   constructor(stack: TerraformStack, options: PgstacksOptions) {
     super(stack, RUNTIME_ID);
     this.stackName = stack.node.id;
     this.kind = options.lifecycleResource ?? LifecycleResourceKind.TERRAFORM_DATA;
-    this.stateDirectory = path.resolve(projectDirectory(this), options.stateDirectory ?? path.join('.pgstacks', 'state'));
+    const project = projectDirectory(this);
+    const stackOutput = path.resolve(project, App.of(stack).outdir, 'stacks', this.stackName);
+    this.stateDirectory = toPosix(path.relative(stackOutput, path.resolve(project, options.stateDirectory ?? path.join('.pgstacks', 'state'))));
     if (this.kind === LifecycleResourceKind.TERRAFORM_DATA) {
       this.node.addValidation(new ValidateTerraformVersion('>=1.4', 'pgstacks resources synthesize terraform_data, which needs Terraform >= 1.4.'));
     }
-    const manifest = Lazy.anyValue({ produce: () => this.triggers(this.pruneSpec()) });
-    this.prune = this.lifecycleResource(this, 'prune', PRUNE_NAME, manifest, { destroy: false });
+    const markerFile = `${this.stateDirectory}/${encodeURIComponent(this.stackName)}/${MARKER_FILE}`;
+    const self = (field: string) => `\${self.${this.kind === LifecycleResourceKind.TERRAFORM_DATA ? 'triggers_replace' : 'triggers'}.${field}}`;
+    const stateEnv = { [DEFAULT_STATE_DIR_VARIABLE]: this.stateDirectory, [HANDLER_ENV.runMarker]: markerFile };
+
+    this.teardown = this.resource(this, 'teardown', TEARDOWN_NAME, { stack: this.stackName }, {});
+    this.provision(this.teardown, 'destroy', { [HANDLER_ENV.stack]: this.stackName, ...stateEnv });
+
+    const triggers = Lazy.anyValue({
+      produce: () => ({
+        manifest: this.prepare().manifestHash,
+        // Read at plan time: a run that did not finish changes it (src/runtime/run-marker.ts).
+        unfinished_run: `\${fileexists("${markerFile}") ? trimspace(file("${markerFile}")) : "${NO_UNFINISHED_RUN}"}`,
+      }),
+    });
+    this.reconciler = this.resource(this, 'reconciler', RECONCILER_NAME, triggers, {});
+    const environment = Lazy.anyValue({
+      produce: () => ({
+        [HANDLER_ENV.manifest]: this.prepare().manifest.path,
+        [HANDLER_ENV.plannedRun]: self('unfinished_run'),
+        ...stateEnv,
+        ...Object.fromEntries([...this.terraformValues].map(([name, value]) => [name, Fn.jsonencode(value)])),
+      }),
+    });
+    this.provision(this.reconciler, 'reconcile', environment);
     // Prepared by whichever comes first: App.synth's preparing resolve (which may add constructs)
     // reaches the provisioner command; Testing.synth runs aspects.
     Aspects.of(stack).add({ visit: (node) => node === stack && this.prepare() });
   }
 
-  /** Synthesizes the lifecycle resource of one managed resource. */
-  register(owner: Construct, spec: ResourceSpec, typeModule: string, references: readonly TerraformResource[]): TerraformResource {
-    const lifecycle = this.lifecycleResource(owner, 'Lifecycle', this.terraformName(spec.id), this.triggers(spec), {
-      destroy: true,
-      references,
-    });
-    this.entries.push({ logicalId: spec.id, aliases: spec.aliases, typeModule, lifecycle });
+  /** Synthesizes the lifecycle resource of one managed resource: its spec, for Terraform's plan. */
+  register(owner: Construct, spec: ResourceSpec, typeModule: string): TerraformResource {
+    const triggers = encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject }, this.kind === LifecycleResourceKind.NULL_RESOURCE ? 'strings' : 'object');
+    const lifecycle = this.resource(owner, 'Lifecycle', this.terraformName(spec.id), triggers, {});
+    this.entries.push({ spec, typeModule, lifecycle });
     return lifecycle;
   }
 
-  private triggers(spec: ResourceSpec | PruneSpec): JsonObject {
-    return encodeTriggers(spec, this.kind === LifecycleResourceKind.NULL_RESOURCE ? 'strings' : 'object');
-  }
-
-  private pruneSpec(): PruneSpec {
-    return {
-      type: PRUNE_TYPE,
-      stack: this.stackName,
-      resources: this.entries.map((e) => e.logicalId).sort(),
-      aliases: this.entries.flatMap((e) => e.aliases).sort(),
-    };
-  }
-
-  private lifecycleResource(
-    scope: Construct,
-    id: string,
-    name: string,
-    triggers: JsonObject | IResolvable,
-    options: { destroy: boolean; references?: readonly TerraformResource[] },
-  ): TerraformResource {
-    // Plain addresses: cdktf renders dependables in replace_triggered_by as "${...}", which Terraform rejects.
-    const references = (options.references ?? []).map(address);
-    const meta = {
-      // Replacing a referenced resource re-runs this one's apply, which re-resolves the reference.
-      lifecycle: options.destroy ? { createBeforeDestroy: true, ...(references.length ? { replaceTriggeredBy: references } : {}) } : undefined,
-    };
+  private resource(scope: Construct, id: string, name: string, triggers: JsonObject | IResolvable, meta: TerraformMetaArguments): TerraformResource {
     const resource =
       this.kind === LifecycleResourceKind.TERRAFORM_DATA
         ? new TerraformData(scope, id, triggers, meta)
         : new NullResource(scope, id, { triggers: triggers as { [key: string]: string }, ...meta });
     resource.overrideLogicalId(name);
-    if (references.length) resource.dependsOn = references;
-    const selfSpec = this.kind === LifecycleResourceKind.TERRAFORM_DATA ? '${jsonencode(self.triggers_replace)}' : '${jsonencode(self.triggers)}';
-    const provisioner = (command: string, when?: 'destroy') => ({
-      'local-exec': {
-        command: Lazy.stringValue({ produce: () => this.command(command) }),
-        quiet: true,
-        ...(when ? { when } : {}),
-        environment: { PGSTACKS_SPEC: selfSpec, [DEFAULT_STATE_DIR_VARIABLE]: this.stateDirectory },
-      },
-    });
-    resource.addOverride(
-      'provisioner',
-      options.destroy ? [provisioner('apply'), provisioner('delete', 'destroy')] : [provisioner('prune')],
-    );
     return resource;
   }
 
-  private command(command: string): string {
-    return `node ${this.prepare().path} ${command}`;
+  /** One quiet provisioner; `exec` makes node Terraform's child, so it notices when Terraform dies. */
+  private provision(resource: TerraformResource, command: 'reconcile' | 'destroy', environment: Record<string, string> | IResolvable): void {
+    resource.addOverride('provisioner', [
+      {
+        'local-exec': {
+          command: Lazy.stringValue({ produce: () => `exec node ${this.prepare().handler.path} ${command}` }),
+          quiet: true,
+          ...(command === 'destroy' ? { when: 'destroy' } : {}),
+          environment,
+        },
+      },
+    ]);
   }
 
   /** Readable Terraform names (`terraform_data.cdf_adf-sink`), unique within the stack. */
@@ -193,21 +208,54 @@ export class PgstacksRuntime extends Construct {
     return name;
   }
 
-  /** Builds the handler asset and completes the wiring, once, when every resource exists. */
-  private prepare(): TerraformAsset {
-    if (this.asset) return this.asset;
-    this.asset = new TerraformAsset(this, 'handler', { path: bundleHandler(this.entries.map((e) => e.typeModule)), type: AssetType.FILE });
-    this.prune.dependsOn = this.entries.map((e) => address(e.lifecycle));
+  /** Builds the assets and completes the wiring, once, when every resource exists. */
+  private prepare(): Prepared {
+    if (this.prepared) return this.prepared;
+    const manifest: StackManifest = {
+      stack: this.stackName,
+      resources: this.entries.map((e) => ({ ...e.spec, props: this.withTerraformValues(e.spec.props) })),
+    };
+    const text = `${JSON.stringify(canonicalize(manifest), null, 1)}\n`;
+    const digest = createHash('sha256').update(text).digest('hex');
+    const file = path.join(synthWorkDirectory(), digest.slice(0, 16), 'pgstacks-manifest.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    fs.writeFileSync(file, text);
+    this.prepared = {
+      handler: new TerraformAsset(this, 'handler', { path: bundleHandler(this.entries.map((e) => e.typeModule)), type: AssetType.FILE }),
+      manifest: new TerraformAsset(this, 'manifest', { path: file, type: AssetType.FILE }),
+      manifestHash: `sha256:${digest}`,
+    };
+    const lifecycles = this.entries.map((e) => address(e.lifecycle));
+    // The teardown goes after the lifecycle resources (so on destroy it runs before whatever they
+    // reference is destroyed); the reconciler after the teardown, and again whenever one is replaced.
+    this.teardown.dependsOn = lifecycles;
+    this.reconciler.dependsOn = [address(this.teardown)];
+    if (lifecycles.length) this.reconciler.addOverride('lifecycle.replace_triggered_by', lifecycles);
     const stack = TerraformStack.of(this);
     if (this.kind === LifecycleResourceKind.NULL_RESOURCE && !stack.node.findAll().some((c) => c instanceof NullProvider)) {
       new NullProvider(this, 'null');
     }
     this.checkNameClashes(stack);
-    return this.asset;
+    return this.prepared;
+  }
+
+  /** The manifest form of props: each Terraform-only value becomes a `$tf` marker for the engine. */
+  private withTerraformValues(props: JsonObject): JsonObject {
+    const walk = (value: unknown): Json => {
+      if (!isMarkerValue(value) && Token.isUnresolved(value)) {
+        const name = `PGSTACKS_TF_${this.terraformValues.size}`;
+        this.terraformValues.set(name, value);
+        return { $tf: name };
+      }
+      if (Array.isArray(value)) return value.map(walk);
+      if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, walk(v)]));
+      return value as Json;
+    };
+    return walk(props) as JsonObject;
   }
 
   private checkNameClashes(stack: TerraformStack): void {
-    const ours = new Set(this.entries.map((e) => e.lifecycle).concat(this.prune));
+    const ours = new Set([...this.entries.map((e) => e.lifecycle), this.reconciler, this.teardown]);
     for (const other of stack.node.findAll()) {
       if (!(other instanceof TerraformResource) || ours.has(other)) continue;
       if (other.terraformResourceType === this.kind && this.names.has(other.friendlyUniqueId)) {
@@ -221,6 +269,16 @@ export class PgstacksRuntime extends Construct {
 }
 
 const address = (resource: TerraformResource) => `${resource.terraformResourceType}.${resource.friendlyUniqueId}`;
+
+/** Literal strings stay literal: Terraform would evaluate `${…}` and `%{…}` in them. */
+function escapeTemplates(value: Json): Json {
+  if (typeof value === 'string') return Token.isUnresolved(value) ? value : value.replace(/([$%])\{/g, (_, sign: string) => `${sign}${sign}{`);
+  if (Array.isArray(value)) return value.map(escapeTemplates);
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, escapeTemplates(v as Json)]));
+  return value;
+}
+
+const toPosix = (p: string) => p.split(path.sep).join('/');
 
 /** The folder of cdktf.json, where Terraform's local state also lives. */
 function projectDirectory(scope: IConstruct): string {

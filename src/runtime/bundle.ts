@@ -38,16 +38,20 @@ export function bundleHandler(typeModules: readonly string[]): string {
     external: ['pg-native'], // pg's optional native binding
   });
   const code = result.outputFiles[0].contents;
-  // A private directory (not a predictable /tmp path another user could plant a file in).
-  if (!workDir) {
-    const dir = (workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-handler-')));
-    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
-  }
-  const file = path.join(workDir, createHash('sha256').update(code).digest('hex').slice(0, 16), HANDLER_FILE);
+  const file = path.join(synthWorkDirectory(), createHash('sha256').update(code).digest('hex').slice(0, 16), HANDLER_FILE);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
   built.set(key, file);
   return file;
+}
+
+/** A private directory for files made at synth (not a predictable /tmp path another user could plant a file in). */
+export function synthWorkDirectory(): string {
+  if (!workDir) {
+    const dir = (workDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-synth-')));
+    process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+  }
+  return workDir;
 }
 
 function stripExtension(file: string): string {

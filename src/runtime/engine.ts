@@ -1,21 +1,28 @@
 /**
- * The lifecycle engine: what the handler does when Terraform runs a lifecycle resource's
- * provisioner. `apply` is an upsert against the state store's record (DESIGN.md §1); `destroy`
- * and `prune` delete, honouring the removal policy.
+ * The lifecycle engine: one run per apply for a whole stack (docs/lifecycle.md). It loads every
+ * record, reads every remote object, resolves every spec once and decides, per resource, what
+ * to do — the stack plan — before it does anything. Then it executes that plan: deletions of
+ * what the code no longer declares (dependents first), then the declared resources in dependency
+ * order with bounded parallelism, then the old halves of create-before-delete replacements.
  */
-import { Logger, formatDuration } from './log';
-import { collectRefs, collectSecretNames, readSecrets, resolveRefs, substituteSecrets } from './resolve';
-import { getResourceType, type CreateResult, type HandlerContext, type ResourceType } from './resource-type';
+import { runGraph, SkippedError } from './graph';
+import { formatDuration, type Logger } from './log';
 import {
-  isConcatMarker,
-  isObject,
-  isRefMarker,
-  isSecretMarker,
-  type Json,
-  type JsonObject,
-  type PruneSpec,
-  type ResourceSpec,
-} from './spec';
+  diffProps,
+  formatPlan,
+  isImmutable,
+  KNOWN_AFTER_APPLY,
+  leaves,
+  SENSITIVE,
+  showValue,
+  valueAt,
+  type FieldChange,
+  type PlannedResource,
+  type StackPlan,
+} from './plan';
+import { dependenciesOf, resolveProps, secretKey, substituteSecrets, type Ref, type RefValue, type ResolvedProps } from './resolve';
+import { getResourceType, type CreateResult, type HandlerContext, type Outputs, type ReadResult, type ResourceType } from './resource-type';
+import { isConcatMarker, isRefMarker, isSecretMarker, type Json, type JsonObject, type ResourceSpec, type StackManifest } from './spec';
 import { fingerprint, newSalt, openSecrets, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE } from './state/secrets';
 import type { ResourceRecord, StateStore } from './state/store';
 
@@ -27,472 +34,737 @@ export interface EngineOptions {
   readonly version: string;
   /** How long one resource's handler calls may take in all. @default 30 minutes */
   readonly timeoutMs?: number;
+  /** How many resources are worked on at once. @default 10, as Terraform's -parallelism */
+  readonly parallelism?: number;
   readonly resolveType?: (name: string) => ResourceType | undefined;
+}
+
+/** What the caller of a run wants to hear about. */
+export interface RunHooks {
+  /** Before anything else: the run has started (it may not finish). */
+  begin?(): Promise<void>;
+  /** After every resource was applied: the stack matches the code. */
+  end?(): Promise<void>;
+  /** Asked before each resource starts; a reason stops the run (what runs finishes). */
+  stopReason?(): string | undefined;
 }
 
 /** A failure the user can act on; printed without a stack trace. */
 export class PgstacksError extends Error {}
 
-/** The state of one resource operation: its spec, type, record and secrets. */
-interface Operation {
-  readonly label: string;
+/** A declared resource in one run: its spec, record, remote state and decision. */
+interface Item {
+  readonly spec: ResourceSpec;
   readonly type: ResourceType;
-  readonly stack: string;
-  readonly id: string;
-  readonly ctx: HandlerContext;
+  readonly label: string;
   record?: ResourceRecord;
+  /** A record taken over from another logical id (an alias, or the same natural key). */
+  move?: { readonly from: string; readonly why: string };
+  /** The object as read at plan time: `null` when it is gone. */
+  current?: ReadResult | null;
+  inputs?: ResolvedProps;
+  planned: PlannedResource;
 }
 
 export class LifecycleEngine {
   private readonly store: StateStore;
-  private readonly env: NodeJS.ProcessEnv;
   private readonly logger: Logger;
   private readonly timeoutMs: number;
+  private readonly parallelism: number;
 
   constructor(private readonly options: EngineOptions) {
     this.store = options.store;
-    this.env = options.env;
     this.logger = options.logger;
     this.timeoutMs = options.timeoutMs ?? 30 * 60_000;
+    this.parallelism = Math.max(1, options.parallelism ?? 10);
   }
 
-  // ---------------------------------------------------------------- apply
+  /** The stack plan, without changing anything (reads only, no lock). */
+  async plan(manifest: StackManifest): Promise<StackPlan> {
+    const run = new StackRun(this, this.options, manifest.stack, await this.store.list(manifest.stack));
+    return run.plan(manifest);
+  }
 
-  async apply(spec: ResourceSpec): Promise<void> {
-    const started = Date.now();
-    const op = this.operation(spec.stack, spec.id, spec.type);
-    const record = (op.record = await this.loadOrMove(spec, op));
+  /** Drives the stack's remote objects and records to the manifest. */
+  async reconcile(manifest: StackManifest, hooks: RunHooks = {}): Promise<StackPlan> {
+    await hooks.begin?.();
+    return this.store.withLock(manifest.stack, async () => {
+      const run = new StackRun(this, this.options, manifest.stack, await this.store.list(manifest.stack));
+      const plan = await run.plan(manifest);
+      for (const line of formatPlan(plan)) this.logger.line(line);
+      const blocked = plan.resources.filter((r) => r.error);
+      if (blocked.length > 0) {
+        throw new PgstacksError(`nothing was changed, because ${blocked.length === 1 ? 'a resource' : `${blocked.length} resources`} cannot be applied as declared:\n${blocked.map((r) => `  ${r.id}: ${r.error}`).join('\n')}`);
+      }
+      await run.execute(hooks);
+      await hooks.end?.();
+      return plan;
+    });
+  }
 
-    const props = (await resolveRefs(spec.props, (ref) => this.lookup(spec, ref))) as JsonObject;
-    const secrets = this.readSecrets(props, op.label);
-    const handlerProps = await this.parseProps(op, props, secrets, true);
-    const dependencies = [...new Set(collectRefs(spec.props).map((r) => r.resource))].sort();
-    const took = () => formatDuration(Date.now() - started);
+  /** Deletes every DESTROY object of the stack and forgets every record (RETAIN objects are kept). */
+  async destroyStack(stack: string, hooks: RunHooks = {}): Promise<void> {
+    await this.store.withLock(stack, async () => {
+      const records = await this.store.list(stack);
+      if (records.length === 0) {
+        this.logger.line(`stack '${stack}': nothing in the ${this.store.description} to delete`);
+      } else {
+        await new StackRun(this, this.options, stack, records).removeAll(records, 'destroy', hooks);
+      }
+      await hooks.end?.();
+    });
+  }
 
-    /** Writes the intent record, then creates (or, after an interrupted create, adopts) the object. */
-    const createObject = async (verb: string, recovering: boolean) => {
-      const intent = op.record ?? this.newRecord(spec, props, dependencies);
-      Object.assign(intent, { spec, props, dependencies, status: 'creating' as const, physicalId: undefined });
-      if (!recovering) intent.checkpoint = undefined;
-      await this.save((op.record = intent));
-      const result = await this.create(op, handlerProps, recovering);
-      await this.commit(op, spec, props, secrets, result);
-      op.ctx.log(`${verb} ${describe(op.type, result.physicalId)} in ${took()}`);
+  get description(): string {
+    return this.store.description;
+  }
+
+  /** @internal */
+  get settings() {
+    return { timeoutMs: this.timeoutMs, parallelism: this.parallelism };
+  }
+}
+
+/** One engine run over one stack: the records, the plan, and its execution. */
+class StackRun {
+  private readonly records = new Map<string, ResourceRecord>();
+  private readonly items = new Map<string, Item>();
+  private readonly store: StateStore;
+  private readonly logger: Logger;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(
+    private readonly engine: LifecycleEngine,
+    private readonly options: EngineOptions,
+    private readonly stack: string,
+    records: readonly ResourceRecord[],
+  ) {
+    this.store = options.store;
+    this.logger = options.logger;
+    this.env = options.env;
+    for (const record of records) this.records.set(record.id, record);
+  }
+
+  // ============================================================== planning
+
+  async plan(manifest: StackManifest): Promise<StackPlan> {
+    const declared = new Set(manifest.resources.map((s) => s.id));
+    const planned: PlannedResource[] = [];
+    for (const spec of manifest.resources) {
+      const type = this.typeOf(spec.type);
+      const entry: PlannedResource = { id: spec.id, type: spec.type, action: 'no-op', reasons: [], changes: [] };
+      planned.push(entry);
+      if (!type) {
+        entry.error = `unknown resource type '${spec.type}': the handler bundle has no such type`;
+        continue;
+      }
+      this.items.set(spec.id, { spec, type, label: `${spec.id} (${spec.type})`, record: this.records.get(spec.id), planned: entry });
+    }
+    this.findMoves(declared);
+    await this.readAll([...this.items.values()].filter((i) => i.record?.physicalId));
+    for (const item of this.inDependencyOrder()) this.decide(item, true);
+
+    const taken = new Set([...this.items.values()].flatMap((i) => (i.move ? [i.move.from] : [])));
+    for (const record of this.records.values()) {
+      if (declared.has(record.id) || taken.has(record.id)) continue;
+      const retain = record.spec.removalPolicy === 'retain';
+      planned.push({ id: record.id, type: record.type, action: retain ? 'forget' : 'delete', reasons: ['no longer declared'], changes: [] });
+    }
+    return { stack: this.stack, resources: planned };
+  }
+
+  /** Records that move to a new logical id: by alias, then by the same natural key. */
+  private findMoves(declared: ReadonlySet<string>): void {
+    const claimed = new Set<string>();
+    const available = (id: string) => !declared.has(id) && !claimed.has(id) && this.records.has(id);
+    for (const item of this.items.values()) {
+      if (item.record) continue;
+      const alias = item.spec.aliases.find(available);
+      if (!alias) continue;
+      const old = this.records.get(alias) as ResourceRecord;
+      if (old.type !== item.spec.type) {
+        item.planned.error = `alias '${alias}' names a ${old.type}, not a ${item.spec.type}`;
+        continue;
+      }
+      claimed.add(alias);
+      item.move = { from: alias, why: `moved from '${alias}' (alias)` };
+      item.record = old;
+    }
+    // A rename without an alias: the same object, found by the name the service keeps unique.
+    const keyOf = (type: ResourceType, props: unknown) => {
+      try {
+        return type.naturalKey?.(props as never);
+      } catch {
+        return undefined;
+      }
     };
-
-    if (!record) {
-      await createObject('created', false);
-    } else if (!record.physicalId) {
-      // An intent left by an interrupted create: adopt what it made, or create.
-      await createObject('created', true);
-    } else {
-      const changes = [...new Set([...diffProps(record.props, props), ...this.secretChanges(record, props, secrets)])].sort();
-      const current = await this.guard(op, 'read', () => op.type.read(record.physicalId as string, handlerProps, op.ctx));
-      if (!current) {
-        op.ctx.log(`${describe(op.type, record.physicalId)} is gone (deleted outside pgstacks); creating it again`);
-        await createObject('re-created', false);
-      } else if (changes.length === 0) {
-        const outputs = { ...record.outputs, ...current.outputs };
-        if (JSON.stringify(outputs) !== JSON.stringify(record.outputs) || JSON.stringify(spec) !== JSON.stringify(record.spec)) {
-          Object.assign(record, { spec, outputs, dependencies });
-          await this.save(record);
-        }
-        op.ctx.log(`${describe(op.type, record.physicalId)} is up to date (${took()})`);
-      } else {
-        const immutable = changes.filter((c) => isImmutable(c, op.type.immutable));
-        const oldProps = await this.previousProps(op, record.props, secrets);
-        if (immutable.length > 0) {
-          await this.replace(op, spec, props, dependencies, secrets, handlerProps, oldProps, immutable, record);
-          op.ctx.log(`replaced (${immutable.join(', ')} changed): now ${describe(op.type, record.physicalId)} in ${took()}`);
-        } else {
-          if (!op.type.update) throw new PgstacksError(`${op.label}: ${op.type.name} cannot be updated in place`);
-          const update = op.type.update.bind(op.type);
-          const ctx = { ...op.ctx, changes };
-          const result = await this.guard(op, 'update', () => update(record.physicalId as string, oldProps, handlerProps, ctx));
-          this.redactOutputs(result.secretOutputs);
-          Object.assign(record, { spec, props, dependencies, status: 'ready' as const });
-          record.outputs = { ...record.outputs, ...result.outputs };
-          if (result.secretOutputs) record.secretOutputs = sealSecrets({ ...this.secretOutputs(record), ...result.secretOutputs }, this.stateKey);
-          record.secretFingerprints = fingerprints(secrets);
-          await this.save(record);
-          op.ctx.log(`updated ${describe(op.type, record.physicalId)} in place (${changes.join(', ')}) in ${took()}`);
-        }
-      }
-    }
-    await this.drainPendingDeletes(op, secrets);
-  }
-
-  private async replace(
-    op: Operation,
-    spec: ResourceSpec,
-    props: JsonObject,
-    dependencies: string[],
-    secrets: Map<string, string>,
-    handlerProps: unknown,
-    oldProps: unknown,
-    immutable: string[],
-    record: ResourceRecord,
-  ): Promise<void> {
-    const old = record.physicalId as string;
-    if (spec.removalPolicy === 'retain' && !spec.allowReplacement) {
-      const changed = immutable.map((path) => `${path} (${show(valueAt(record.props, path))} -> ${show(valueAt(props, path))})`).join(', ');
-      throw new PgstacksError(
-        `${op.label}: changing ${changed} needs a replacement, which would delete ${describe(op.type, old)}, ` +
-          `and its removal policy is RETAIN, so pgstacks refused. To replace it, set allowReplacement: true ` +
-          `on the construct (or removalPolicy: RemovalPolicy.DESTROY) and deploy again; to keep it, revert the change.`,
+    for (const item of this.items.values()) {
+      if (item.record || !item.type.naturalKey) continue;
+      const key = keyOf(item.type, this.parse(item.type, this.resolve(item.spec.props, false)));
+      if (key === undefined) continue;
+      const old = [...this.records.values()].find(
+        (r) => available(r.id) && r.type === item.spec.type && keyOf(item.type, this.previousProps(item.type, r)) === key,
       );
-    }
-    if (op.type.replaceOrder === 'create-before-delete') {
-      record.pendingDeletes = [...(record.pendingDeletes ?? []), { physicalId: old, props: record.props }];
-      Object.assign(record, { spec, props, dependencies, status: 'creating' as const, physicalId: undefined, checkpoint: undefined });
-      await this.save(record);
-      const result = await this.create(op, handlerProps, false);
-      await this.commit(op, spec, props, secrets, result);
-    } else {
-      record.status = 'deleting';
-      await this.save(record);
-      await this.guard(op, 'delete', () => op.type.delete(old, oldProps, op.ctx));
-      op.ctx.log(`deleted ${describe(op.type, old)} to replace it`);
-      Object.assign(record, { spec, props, dependencies, status: 'creating' as const, physicalId: undefined, checkpoint: undefined });
-      await this.save(record);
-      const result = await this.create(op, handlerProps, false);
-      await this.commit(op, spec, props, secrets, result);
+      if (!old) continue;
+      claimed.add(old.id);
+      item.move = { from: old.id, why: `moved from '${old.id}' (the same ${item.type.name} ${key})` };
+      item.record = old;
     }
   }
 
-  /** Creates the object, or adopts what an interrupted attempt made. */
-  private async create(op: Operation, props: unknown, recovering: boolean): Promise<CreateResult> {
-    const record = op.record as ResourceRecord;
-    if (recovering) {
-      if (op.type.adopt) {
-        const adopt = op.type.adopt.bind(op.type);
-        const found = await this.guard(op, 'adopt', () => adopt(props, op.ctx));
-        const isOld = found && record.pendingDeletes?.some((p) => p.physicalId === found.physicalId);
-        if (found && !isOld) {
-          op.ctx.log(`adopted ${describe(op.type, found.physicalId)} left by an interrupted apply`);
-          this.redactOutputs(found.secretOutputs);
-          return found;
-        }
-      } else {
-        op.ctx.log(`an earlier apply was interrupted and ${op.type.name} cannot look for what it made; creating again`);
+  private async readAll(items: Item[]): Promise<void> {
+    await runGraph(items.map((i) => i.spec.id), { waitsFor: () => [], parallelism: this.engine.settings.parallelism }, async (id) => {
+      const item = this.items.get(id) as Item;
+      const record = item.record as ResourceRecord;
+      try {
+        const ctx = this.context(item.spec.id, record);
+        const props = this.previousProps(item.type, record);
+        item.current = (await this.guard(item.label, 'read', ctx, () => item.type.read(record.physicalId as string, props, ctx))) ?? null;
+      } catch (err) {
+        item.planned.error = (err as Error).message;
+      }
+    });
+  }
+
+  /** Decides what to do with a declared resource, from what is known now. */
+  private decide(item: Item, planning: boolean): void {
+    const { planned, record, spec, type } = item;
+    if (planned.error) return;
+    const inputs = (item.inputs = this.resolve(spec.props, planning));
+    if (inputs.missing.length > 0) {
+      planned.error = missingVariables(inputs.missing);
+      return;
+    }
+    if (inputs.unknown.length === 0) {
+      const problem = this.validate(type, inputs);
+      if (problem) {
+        planned.error = problem;
+        return;
       }
     }
-    const result = await this.guard(op, 'create', () => op.type.create(props, op.ctx));
-    this.redactOutputs(result.secretOutputs);
+    planned.reasons = item.move ? [item.move.why] : [];
+    planned.changes = [];
+    planned.gone = undefined;
+    planned.recordOnly = undefined;
+    if (!record) {
+      planned.action = 'create';
+      planned.reasons.push('new');
+      return;
+    }
+    if (!record.physicalId) {
+      planned.action = 'create';
+      planned.reasons.push('an earlier run was interrupted while creating it; what it made is looked for first');
+      return;
+    }
+    if (item.current === null) {
+      planned.action = 'create';
+      planned.gone = true;
+      planned.reasons.push('deleted outside pgstacks');
+      return;
+    }
+    const unknown = new Set(inputs.unknown);
+    const secretPaths = new Set(this.secretChanges(record, inputs));
+    const drift = new Set(item.current?.drift ?? []);
+    const paths = [...new Set([...diffProps(record.props, inputs.props), ...unknown, ...secretPaths, ...drift])].sort();
+    planned.changes = paths.map((path): FieldChange => {
+      const before = secretPaths.has(path) ? SENSITIVE : showValue(valueAt(record.props, path));
+      const after = unknown.has(path) ? KNOWN_AFTER_APPLY : secretPaths.has(path) ? SENSITIVE : showValue(valueAt(inputs.props, path));
+      return { path, before: drift.has(path) && before === after ? `${before ?? 'unset'} (remote differs)` : before, after, forcesReplacement: isImmutable(path, type.immutable), drift: drift.has(path) || undefined };
+    });
+    const immutable = planned.changes.filter((c) => c.forcesReplacement).map((c) => c.path);
+    if (immutable.length > 0) {
+      planned.action = 'replace';
+      if (spec.removalPolicy === 'retain' && !spec.allowReplacement) {
+        const changed = planned.changes.filter((c) => c.forcesReplacement).map((c) => `${c.path} (${c.before ?? 'unset'} -> ${c.after ?? 'unset'})`).join(', ');
+        planned.error =
+          `changing ${changed} needs a replacement, which would delete ${describe(type, record.physicalId)}, ` +
+          `and its removal policy is RETAIN, so pgstacks refused. To replace it, set allowReplacement: true ` +
+          `on the construct (or removalPolicy: RemovalPolicy.DESTROY) and deploy again; to keep it, revert the change.`;
+      }
+    } else if (planned.changes.length > 0) {
+      planned.action = 'update';
+    } else {
+      planned.action = 'no-op';
+      const recorded = record.spec;
+      const specChanges: string[] = [];
+      if (recorded.removalPolicy !== spec.removalPolicy) specChanges.push(`removalPolicy: ${recorded.removalPolicy} -> ${spec.removalPolicy}`);
+      if (recorded.allowReplacement !== spec.allowReplacement) specChanges.push(`allowReplacement: ${recorded.allowReplacement} -> ${spec.allowReplacement}`);
+      if (item.move) specChanges.push(`logical id: ${item.move.from} -> ${spec.id}`);
+      if (specChanges.length > 0) {
+        planned.recordOnly = true;
+        planned.reasons.push(...specChanges);
+      }
+    }
+  }
+
+  /** Props' paths whose secret value differs from the one last applied. */
+  private secretChanges(record: ResourceRecord, inputs: ResolvedProps): string[] {
+    const known = record.secretFingerprints;
+    const changed: string[] = [];
+    for (const [path, value] of leaves(inputs.props)) {
+      const keys = secretKeysIn(value).filter((key) => inputs.secrets.has(key));
+      const differs = (key: string) => {
+        const expected = known?.values[key];
+        return !known || !expected || !sameFingerprint(inputs.secrets.get(key) as string, known.salt, expected);
+      };
+      if (keys.some(differs)) changed.push(path);
+    }
+    return changed;
+  }
+
+  /**
+   * Resolves props against the records. While planning, a reference is known only when the
+   * resource it points at stays as it is in this run; while executing, what it points at has
+   * been applied already (the graph runs it first), so its record is current.
+   */
+  private resolve(props: JsonObject, planning: boolean): ResolvedProps {
+    const resolved = resolveProps(props, { ref: (ref) => this.refValue(ref, planning), env: (name) => this.env[name] });
+    for (const value of resolved.secrets.values()) this.logger.redact(value);
+    return resolved;
+  }
+
+  private refValue(ref: Ref, planning: boolean): RefValue {
+    const item = this.items.get(ref.resource);
+    // A record moving to a new logical id is still under its old one until the run executes.
+    const target = this.records.get(ref.resource) ?? item?.record;
+    if (!target || target.status !== 'ready') return { known: false, why: `${ref.resource} is not applied yet` };
+    if (planning && item && (item.planned.action !== 'no-op' || item.planned.error)) return { known: false, why: `${ref.resource} changes in this run` };
+    if (ref.attribute in target.outputs) return { known: true, value: target.outputs[ref.attribute], secret: false };
+    const secret = this.secretOutputs(target)[ref.attribute];
+    if (secret !== undefined) {
+      this.logger.redact(secret);
+      return { known: true, value: secret, secret: true };
+    }
+    return { known: false, why: `${ref.resource} has no output '${ref.attribute}'` };
+  }
+
+  /** The props a record was last applied with, in handler form (for read and delete). */
+  private previousProps(type: ResourceType, record: ResourceRecord): unknown {
+    const resolved = this.resolve(record.props, false);
+    if (resolved.missing.length > 0) throw new PgstacksError(`${record.id} (${record.type}): ${missingVariables(resolved.missing)}`);
+    return this.parse(type, resolved);
+  }
+
+  private parse(type: ResourceType, resolved: ResolvedProps): unknown {
+    const value = substituteSecrets(resolved.props, resolved.secrets);
+    const parsed = type.schema.safeParse(value);
+    return parsed.success ? parsed.data : value;
+  }
+
+  /** The type's schema over the handler form; a problem comes back as a message. */
+  private validate(type: ResourceType, resolved: ResolvedProps): string | undefined {
+    for (const value of resolved.secrets.values()) this.logger.redact(value);
+    const parsed = type.schema.safeParse(substituteSecrets(resolved.props, resolved.secrets));
+    if (parsed.success) return undefined;
+    return this.logger.clean(`invalid props: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(props)'}: ${i.message}`).join('; ')}`);
+  }
+
+  /** Declared items, each after the items it references. */
+  private inDependencyOrder(): Item[] {
+    const ordered: Item[] = [];
+    const seen = new Set<string>();
+    const visit = (item: Item, path: string[]) => {
+      if (seen.has(item.spec.id)) return;
+      if (path.includes(item.spec.id)) return; // a cycle: runGraph reports it
+      for (const dep of dependenciesOf(item.spec.props)) {
+        const target = this.items.get(dep);
+        if (target) visit(target, [...path, item.spec.id]);
+      }
+      seen.add(item.spec.id);
+      ordered.push(item);
+    };
+    for (const item of this.items.values()) visit(item, []);
+    return ordered;
+  }
+
+  // ============================================================= execution
+
+  async execute(hooks: RunHooks): Promise<void> {
+    const started = Date.now();
+    for (const item of this.items.values()) if (item.move) await this.move(item);
+
+    const failures = new Map<string, Error>();
+    const declared = new Set(this.items.keys());
+    const removed = [...this.records.values()].filter((r) => !declared.has(r.id));
+    for (const [id, err] of await this.removeGraph(removed, 'prune', hooks)) failures.set(id, err);
+
+    const ids = this.inDependencyOrder().map((i) => i.spec.id);
+    const waitsFor = (id: string) => dependenciesOf((this.items.get(id) as Item).spec.props);
+    for (const [id, err] of await runGraph(ids, { waitsFor, parallelism: this.engine.settings.parallelism, stopReason: hooks.stopReason }, (id) => this.applyItem(this.items.get(id) as Item))) {
+      failures.set(id, err);
+    }
+    const withPending = [...this.records.values()].filter((r) => r.pendingDeletes?.length && !failures.has(r.id));
+    for (const [id, err] of await this.graphOverRecords(withPending, hooks, (record) => this.drainPendingDeletes(record))) failures.set(id, err);
+
+    if (failures.size > 0) {
+      const lines = [...failures].map(([id, err]) => `  ${id}: ${this.logger.clean(err.message)}`);
+      throw new PgstacksError(`${failures.size} of ${this.items.size + removed.length} resources were not applied:\n${lines.join('\n')}`);
+    }
+    this.logger.line(`stack '${this.stack}' matches the code: ${this.items.size} resource${this.items.size === 1 ? '' : 's'} in ${formatDuration(Date.now() - started)}`);
+  }
+
+  /** Deletes (DESTROY) or forgets (RETAIN) every given record, dependents first. */
+  async removeAll(records: readonly ResourceRecord[], reason: 'destroy' | 'prune', hooks: RunHooks): Promise<void> {
+    const failures = await this.removeGraph(records, reason, hooks);
+    if (failures.size > 0) {
+      throw new PgstacksError(`${failures.size} of ${records.length} resources were not deleted:\n${[...failures].map(([id, err]) => `  ${id}: ${this.logger.clean(err.message)}`).join('\n')}`);
+    }
+  }
+
+  private removeGraph(records: readonly ResourceRecord[], reason: 'destroy' | 'prune', hooks: RunHooks): Promise<Map<string, Error>> {
+    return this.graphOverRecords(records, hooks, (record) => this.removeRecord(record, reason));
+  }
+
+  /** Runs `fn` over records so that a record goes after every record that depends on it. */
+  private graphOverRecords(records: readonly ResourceRecord[], hooks: RunHooks, fn: (record: ResourceRecord) => Promise<void>): Promise<Map<string, Error>> {
+    const byId = new Map(records.map((r) => [r.id, r]));
+    const dependents = (id: string) => records.filter((r) => r.dependencies.includes(id)).map((r) => r.id);
+    return runGraph([...byId.keys()], { waitsFor: dependents, parallelism: this.engine.settings.parallelism, stopReason: hooks.stopReason }, (id) =>
+      fn(byId.get(id) as ResourceRecord),
+    );
+  }
+
+  private async move(item: Item): Promise<void> {
+    const { from } = item.move as { from: string };
+    const record = item.record as ResourceRecord;
+    const moved: ResourceRecord = { ...record, id: item.spec.id };
+    await this.save(moved);
+    await this.store.remove(this.stack, from);
+    this.records.delete(from);
+    item.record = moved;
+    this.log(item.spec.id, `${(item.move as { why: string }).why}: ${describe(item.type, record.physicalId)} kept`);
+  }
+
+  private async applyItem(item: Item): Promise<void> {
+    const started = Date.now();
+    const took = () => formatDuration(Date.now() - started);
+    if (item.inputs?.unknown.length) {
+      // Values that were unknown at plan time are known now that what it references is applied.
+      item.record = this.records.get(item.spec.id) ?? item.record;
+      this.decide(item, false);
+      if (item.inputs.unknown.length) throw new PgstacksError(`${item.label}: could not resolve ${item.inputs.unknown.join(', ')}`);
+    }
+    const { planned, type, spec } = item;
+    if (planned.error) throw new PgstacksError(`${item.label}: ${planned.error}`);
+    const inputs = item.inputs as ResolvedProps;
+    const handlerProps = type.schema.parse(substituteSecrets(inputs.props, inputs.secrets));
+    const record = (item.record = this.records.get(spec.id) ?? item.record);
+    const ctx = this.context(spec.id, record, planned.changes.map((c) => c.path));
+
+    switch (planned.action) {
+      case 'create': {
+        const recovering = !!record && !record.physicalId;
+        const result = await this.createObject(item, handlerProps, ctx, recovering);
+        const verb = planned.gone ? 're-created (it was deleted outside pgstacks)' : 'created';
+        this.log(spec.id, `${verb} ${describe(type, result.physicalId)} in ${took()}`);
+        return;
+      }
+      case 'update': {
+        const current = record as ResourceRecord;
+        const update = type.update?.bind(type);
+        if (!update) throw new PgstacksError(`${item.label}: ${type.name} cannot be updated in place`);
+        const oldProps = this.previousProps(type, current);
+        const result = await this.guard(item.label, 'update', ctx, () => update(current.physicalId as string, oldProps, handlerProps, ctx));
+        this.redactValues(result.secretOutputs);
+        const secret = { ...this.secretOutputs(current), ...result.secretOutputs };
+        await this.save({ ...this.nextRecord(item, current), status: 'ready', ...this.storedOutputs(item, { ...current.outputs, ...result.outputs }, secret) });
+        this.log(spec.id, `updated ${describe(type, current.physicalId)} in place (${planned.changes.map((c) => c.path).join(', ')}) in ${took()}`);
+        return;
+      }
+      case 'replace':
+        await this.replaceObject(item, handlerProps, ctx);
+        this.log(spec.id, `replaced (${planned.changes.filter((c) => c.forcesReplacement).map((c) => c.path).join(', ')} changed): now ${describe(type, item.record?.physicalId)} in ${took()}`);
+        return;
+      default: {
+        const current = record as ResourceRecord;
+        const read = item.current?.outputs ?? {};
+        const next = Object.keys(read).length
+          ? { ...this.nextRecord(item, current), ...this.storedOutputs(item, { ...current.outputs, ...read }, this.secretOutputs(current)) }
+          : this.nextRecord(item, current);
+        if (JSON.stringify(next) !== JSON.stringify(current)) await this.save(next);
+        this.log(spec.id, `${describe(type, current.physicalId)} is up to date${planned.recordOnly ? ` (recorded: ${planned.reasons.join('; ')})` : ''}`);
+      }
+    }
+  }
+
+  /**
+   * Outputs as stored: an output that repeats one of the resource's secret inputs (an API that
+   * echoes a token back) is kept with the secret outputs, so it is never stored or shown in plain.
+   */
+  private storedOutputs(item: Item, outputs: Outputs, secret: Record<string, string>): Pick<ResourceRecord, 'outputs' | 'secretOutputs'> {
+    const secrets = [...((item.inputs as ResolvedProps).secrets.values())].filter((v) => v.length >= 4);
+    const plain: Outputs = {};
+    const hidden: Record<string, string> = { ...secret };
+    for (const [name, value] of Object.entries(outputs)) {
+      if (typeof value === 'string' && secrets.some((s) => value.includes(s))) hidden[name] = value;
+      else plain[name] = value;
+    }
+    for (const name of Object.keys(plain)) delete hidden[name];
+    return { outputs: plain, secretOutputs: Object.keys(hidden).length ? sealSecrets(hidden, this.stateKey) : undefined };
+  }
+
+  /** The record with the spec and props of this run (the other fields are the caller's). */
+  private nextRecord(item: Item, base: ResourceRecord): ResourceRecord {
+    const inputs = item.inputs as ResolvedProps;
+    return {
+      ...base,
+      id: item.spec.id,
+      spec: item.spec,
+      props: inputs.props,
+      dependencies: dependenciesOf(item.spec.props),
+      secretFingerprints: fingerprints(inputs.secrets),
+    };
+  }
+
+  /** Writes the intent record, then creates (or, after an interrupted create, adopts) the object. */
+  private async createObject(item: Item, props: unknown, ctx: OperationContext, recovering: boolean): Promise<CreateResult> {
+    const now = new Date().toISOString();
+    const base: ResourceRecord = item.record ?? {
+      stack: this.stack, id: item.spec.id, type: item.spec.type, status: 'creating', spec: item.spec, props: {}, outputs: {},
+      dependencies: [], createdAt: now, updatedAt: now, handlerVersion: this.options.version,
+    };
+    const intent: ResourceRecord = { ...this.nextRecord(item, base), status: 'creating', physicalId: undefined, outputs: {}, secretOutputs: undefined, checkpoint: recovering ? base.checkpoint : undefined };
+    await this.save(intent);
+    ctx.bind(intent);
+    const result = await this.createOrAdopt(item, props, ctx, recovering);
+    await this.commit(item, result);
     return result;
   }
 
-  /** Writes the record of a created object. */
-  private async commit(op: Operation, spec: ResourceSpec, props: JsonObject, secrets: Map<string, string>, result: CreateResult): Promise<void> {
-    const record = op.record as ResourceRecord;
-    Object.assign(record, { spec, props, status: 'ready' as const, physicalId: result.physicalId, outputs: { ...result.outputs }, checkpoint: undefined });
-    record.secretOutputs = result.secretOutputs ? sealSecrets(result.secretOutputs, this.stateKey) : undefined;
-    record.secretFingerprints = fingerprints(secrets);
-    await this.save(record);
-  }
-
-  private async drainPendingDeletes(op: Operation, secrets: Map<string, string>): Promise<void> {
-    const record = op.record as ResourceRecord;
-    while (record.pendingDeletes?.length) {
-      const [pending] = record.pendingDeletes;
-      const oldProps = await this.parseProps(op, pending.props, new Map([...this.readSecrets(pending.props, op.label), ...secrets]), false);
-      await this.guard(op, 'delete', () => op.type.delete(pending.physicalId, oldProps, op.ctx));
-      op.ctx.log(`deleted the replaced ${describe(op.type, pending.physicalId)}`);
-      record.pendingDeletes = record.pendingDeletes.slice(1);
-      await this.save(record);
-    }
-  }
-
-  /** The record under the spec's id, or one found under an alias (moved to the new id). */
-  private async loadOrMove(spec: ResourceSpec, op: Operation): Promise<ResourceRecord | undefined> {
-    const record = await this.store.get(spec.stack, spec.id);
-    if (record) return record;
-    for (const alias of spec.aliases) {
-      const old = await this.store.get(spec.stack, alias);
-      if (!old) continue;
-      if (old.type !== spec.type) {
-        throw new PgstacksError(`${op.label}: alias '${alias}' names a ${old.type}, not a ${spec.type}`);
+  private async createOrAdopt(item: Item, props: unknown, ctx: OperationContext, recovering: boolean): Promise<CreateResult> {
+    const { type, label } = item;
+    if (recovering) {
+      if (type.adopt) {
+        const adopt = type.adopt.bind(type);
+        const found = await this.guard(label, 'adopt', ctx, () => adopt(props, ctx));
+        const isOld = found && item.record?.pendingDeletes?.some((p) => p.physicalId === found.physicalId);
+        if (found && !isOld) {
+          this.log(item.spec.id, `adopted ${describe(type, found.physicalId)} left by an interrupted apply`);
+          this.redactValues(found.secretOutputs);
+          return found;
+        }
+      } else {
+        this.log(item.spec.id, `an earlier apply was interrupted and ${type.name} cannot look for what it made; creating again`);
       }
-      const moved: ResourceRecord = { ...old, id: spec.id, updatedAt: new Date().toISOString() };
-      await this.store.put(moved);
-      await this.store.remove(spec.stack, alias);
-      op.ctx.log(`moved from '${alias}' (alias): ${describe(op.type, old.physicalId)} kept`);
-      return moved;
     }
-    return undefined;
+    const result = await this.guard(label, 'create', ctx, () => type.create(props, ctx));
+    this.redactValues(result.secretOutputs);
+    return result;
   }
 
-  // ------------------------------------------------------ destroy and prune
+  /** Records a created object, after checking that no other live record owns it. */
+  private async commit(item: Item, result: CreateResult): Promise<void> {
+    const owner = this.ownerOf(item.spec.type, result.physicalId, item.spec.id);
+    if (owner) {
+      if (this.items.has(owner.id)) {
+        throw new PgstacksError(
+          `${item.label}: ${describe(item.type, result.physicalId)} is already managed by '${owner.id}'. ` +
+            `One remote object can have only one owner: remove one of the two constructs, or give one of them another name.`,
+        );
+      }
+      // A record the code no longer declares (its delete failed or was skipped): the new one takes over.
+      await this.store.remove(this.stack, owner.id);
+      this.records.delete(owner.id);
+      this.log(item.spec.id, `took ${describe(item.type, result.physicalId)} over from '${owner.id}', which is no longer declared`);
+    }
+    const record = this.records.get(item.spec.id) as ResourceRecord;
+    await this.save({
+      ...record,
+      status: 'ready',
+      physicalId: result.physicalId,
+      ...this.storedOutputs(item, result.outputs, result.secretOutputs ?? {}),
+      checkpoint: undefined,
+    });
+  }
 
-  /** The destroy-time provisioner: deletes (DESTROY) or forgets (RETAIN) the resource. */
-  async destroy(spec: ResourceSpec): Promise<void> {
-    const record = await this.store.get(spec.stack, spec.id);
-    if (!record) {
-      this.logger.line(`${spec.id}: not in the ${this.store.description}; nothing to delete`);
+  private async replaceObject(item: Item, props: unknown, ctx: OperationContext): Promise<void> {
+    const record = item.record as ResourceRecord;
+    const old = record.physicalId as string;
+    if (item.type.replaceOrder === 'create-before-delete') {
+      // The old object is deleted at the end of the run, after everything that references it moved on.
+      const pendingDeletes = [...(record.pendingDeletes ?? []), { physicalId: old, props: record.props }];
+      await this.save({ ...record, pendingDeletes });
+      item.record = this.records.get(record.id);
+      await this.createObject(item, props, ctx, false);
       return;
     }
-    await this.removeRecord(record, 'destroy');
+    await this.save({ ...record, status: 'deleting' });
+    await this.deleteObject(item.label, item.type, record, old, ctx);
+    this.log(item.spec.id, `deleted ${describe(item.type, old)} to replace it`);
+    item.record = this.records.get(record.id);
+    await this.createObject(item, props, ctx, false);
   }
 
-  /** Deletes what the state store holds but the stack's code no longer declares. */
-  async prune(spec: PruneSpec): Promise<void> {
-    await this.store.withLock(spec.stack, async () => {
-      const keep = new Set([...spec.resources, ...spec.aliases]);
-      const removed = (await this.store.list(spec.stack)).filter((r) => !keep.has(r.id));
-      if (removed.length === 0) {
-        this.logger.line(`prune: every resource in the ${this.store.description} is still declared in stack '${spec.stack}'`);
-        return;
-      }
-      const failed = new Map<string, string>();
-      for (const record of dependentsFirst(removed)) {
-        // A resource whose dependent could not be deleted stays too: deleting it would break that one.
-        const blocker = removed.find((r) => failed.has(r.id) && r.dependencies.includes(record.id));
-        if (blocker) {
-          failed.set(record.id, `kept because ${blocker.id} could not be removed`);
-          continue;
-        }
-        try {
-          await this.removeRecord(record, 'prune');
-        } catch (err) {
-          failed.set(record.id, this.logger.clean((err as Error).message));
-        }
-      }
-      if (failed.size > 0) {
-        throw new PgstacksError(`prune failed for ${[...failed].map(([id, why]) => `${id}: ${why}`).join('; ')}`);
-      }
-    });
+  private async drainPendingDeletes(record: ResourceRecord): Promise<void> {
+    const type = this.requireType(record);
+    let current = record;
+    while (current.pendingDeletes?.length) {
+      const [pending] = current.pendingDeletes;
+      const old = { ...current, props: pending.props };
+      await this.deleteObject(`${record.id} (${record.type})`, type, old, pending.physicalId, this.context(record.id, current));
+      this.log(record.id, `deleted the replaced ${describe(type, pending.physicalId)}`);
+      current = { ...current, pendingDeletes: current.pendingDeletes.slice(1) };
+      await this.save(current);
+    }
   }
 
   private async removeRecord(record: ResourceRecord, reason: 'destroy' | 'prune'): Promise<void> {
     const started = Date.now();
-    const op = this.operation(record.stack, record.id, record.type);
-    op.record = record;
+    const type = this.requireType(record);
+    const label = `${record.id} (${record.type})`;
     const why = reason === 'prune' ? ' (no longer in the code)' : '';
-    const secrets = this.readSecrets(record.props, op.label);
-    const props = await this.parseProps(op, record.props, secrets, false);
-    await this.drainPendingDeletes(op, secrets);
-
+    await this.drainPendingDeletes(record);
     if (record.spec.removalPolicy === 'retain') {
-      await this.store.remove(record.stack, record.id);
-      op.ctx.log(
-        `forgot${why}: removal policy RETAIN, so ${describe(op.type, record.physicalId)} was kept. ` +
-          `Delete it by hand if it is no longer needed.`,
-      );
+      await this.forget(record);
+      this.log(record.id, `forgot${why}: removal policy RETAIN, so ${describe(type, record.physicalId)} was kept. Delete it by hand if it is no longer needed.`);
       return;
     }
+    const ctx = this.context(record.id, record);
     let physicalId = record.physicalId;
-    if (!physicalId && op.type.adopt) {
+    if (!physicalId && type.adopt) {
       // An interrupted create may have made the object; find it so nothing is orphaned.
-      const adopt = op.type.adopt.bind(op.type);
-      physicalId = (await this.guard(op, 'adopt', () => adopt(props, { ...op.ctx, recovery: record.checkpoint })))?.physicalId;
+      const adopt = type.adopt.bind(type);
+      const props = this.previousProps(type, record);
+      physicalId = (await this.guard(label, 'adopt', ctx, () => adopt(props, ctx)))?.physicalId;
     }
     if (physicalId) {
-      record.status = 'deleting';
-      await this.save(record);
-      const id = physicalId;
-      await this.guard(op, 'delete', () => op.type.delete(id, props, op.ctx));
+      await this.save({ ...(this.records.get(record.id) as ResourceRecord), status: 'deleting' });
+      await this.deleteObject(label, type, record, physicalId, ctx);
     }
-    await this.store.remove(record.stack, record.id);
-    op.ctx.log(`deleted${why} ${describe(op.type, physicalId)} in ${formatDuration(Date.now() - started)}`);
+    await this.forget(record);
+    this.log(record.id, `deleted${why} ${describe(type, physicalId)} in ${formatDuration(Date.now() - started)}`);
   }
 
-  // ------------------------------------------------------------- helpers
+  /** Deletes a remote object, unless another live record owns it now. */
+  private async deleteObject(label: string, type: ResourceType, record: ResourceRecord, physicalId: string, ctx: OperationContext): Promise<void> {
+    const owner = this.ownerOf(type.name, physicalId, record.id);
+    if (owner) {
+      this.log(record.id, `kept ${describe(type, physicalId)}: '${owner.id}' owns it now`);
+      return;
+    }
+    const props = this.previousProps(type, record);
+    await this.guard(label, 'delete', ctx, () => type.delete(physicalId, props, ctx));
+  }
+
+  private async forget(record: ResourceRecord): Promise<void> {
+    await this.store.remove(this.stack, record.id);
+    this.records.delete(record.id);
+  }
+
+  /** Another record that holds the same remote object. */
+  private ownerOf(typeName: string, physicalId: string, except: string): ResourceRecord | undefined {
+    return [...this.records.values()].find((r) => r.id !== except && r.type === typeName && r.physicalId === physicalId && r.status !== 'creating');
+  }
+
+  // =============================================================== helpers
+
+  private typeOf(name: string): ResourceType | undefined {
+    return (this.options.resolveType ?? getResourceType)(name);
+  }
+
+  private requireType(record: ResourceRecord): ResourceType {
+    const type = this.typeOf(record.type);
+    if (!type) {
+      throw new PgstacksError(
+        `${record.id}: unknown resource type '${record.type}'. The handler bundle has no such type; ` +
+          `keep a construct of that type in the stack, or forget the record with 'pgstacks state rm ${this.stack} ${record.id}'.`,
+      );
+    }
+    return type;
+  }
 
   private get stateKey(): string | undefined {
     return this.env[STATE_KEY_VARIABLE] || undefined;
-  }
-
-  private operation(stack: string, id: string, typeName: string): Operation {
-    const type = (this.options.resolveType ?? getResourceType)(typeName);
-    if (!type) {
-      throw new PgstacksError(
-        `${id}: unknown resource type '${typeName}'. The handler bundle has no such type; ` +
-          `keep a construct of that type in the stack, or forget the record with 'pgstacks state rm ${stack} ${id}'.`,
-      );
-    }
-    const op: Operation = {
-      label: `${id} (${typeName})`,
-      type,
-      stack,
-      id,
-      ctx: {
-        stack,
-        logicalId: id,
-        log: (message) => this.logger.line(`${id}: ${message}`),
-        checkpoint: async (data) => {
-          if (!op.record) return;
-          op.record.checkpoint = data;
-          await this.save(op.record);
-        },
-        get recovery() {
-          return op.record?.checkpoint;
-        },
-        redact: (value) => this.logger.redact(value),
-        signal: AbortSignal.timeout(this.timeoutMs),
-        changes: [],
-      },
-    };
-    return op;
-  }
-
-  /** Runs one handler call, failing with a clear message at the deadline. */
-  private async guard<T>(op: Operation, call: string, fn: () => Promise<T>): Promise<T> {
-    const { signal } = op.ctx;
-    if (signal.aborted) throw new PgstacksError(`${op.label}: timed out before ${call}`);
-    let onAbort: () => void = () => undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new PgstacksError(`${op.label}: ${call} timed out after ${formatDuration(this.timeoutMs)}`));
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    try {
-      return await Promise.race([fn(), deadline]);
-    } catch (err) {
-      if (err instanceof PgstacksError) throw err;
-      // Cleaned here, so a secret an API echoed back never travels further in the message.
-      throw new PgstacksError(this.logger.clean(`${op.label}: ${call} failed: ${(err as Error).message ?? String(err)}`));
-    } finally {
-      signal.removeEventListener('abort', onAbort);
-    }
-  }
-
-  private newRecord(spec: ResourceSpec, props: JsonObject, dependencies: string[]): ResourceRecord {
-    const now = new Date().toISOString();
-    return {
-      stack: spec.stack,
-      id: spec.id,
-      type: spec.type,
-      status: 'creating',
-      spec,
-      props,
-      outputs: {},
-      dependencies,
-      createdAt: now,
-      updatedAt: now,
-      handlerVersion: this.options.version,
-    };
-  }
-
-  private async save(record: ResourceRecord): Promise<void> {
-    record.updatedAt = new Date().toISOString();
-    record.handlerVersion = this.options.version;
-    await this.store.put(record);
-  }
-
-  /** Resolves one reference from the referenced resource's record. */
-  private async lookup(spec: ResourceSpec, ref: { resource: string; attribute: string }): Promise<string | number | boolean | null> {
-    const target = await this.store.get(spec.stack, ref.resource);
-    const what = `${spec.id} references ${ref.resource}.${ref.attribute}`;
-    if (!target || target.status !== 'ready') {
-      throw new PgstacksError(`${what}, but ${ref.resource} has not been applied yet (no ready record in the ${this.store.description})`);
-    }
-    if (ref.attribute in target.outputs) return target.outputs[ref.attribute];
-    const secretOutputs = target.secretOutputs ? openSecrets(target.secretOutputs, this.stateKey) : {};
-    if (ref.attribute in secretOutputs) {
-      this.logger.redact(secretOutputs[ref.attribute]);
-      return secretOutputs[ref.attribute];
-    }
-    throw new PgstacksError(`${what}, but ${ref.resource} has no output '${ref.attribute}' (it has: ${Object.keys(target.outputs).join(', ') || 'none'})`);
-  }
-
-  private readSecrets(props: Json, label: string): Map<string, string> {
-    try {
-      const secrets = readSecrets(collectSecretNames(props), this.env, label);
-      for (const value of secrets.values()) this.logger.redact(value);
-      return secrets;
-    } catch (err) {
-      throw new PgstacksError((err as Error).message);
-    }
-  }
-
-  /** Substitutes secrets and validates with the type's schema. Old props fall back to raw values. */
-  private async parseProps(op: Operation, props: JsonObject, secrets: Map<string, string>, strict: boolean): Promise<unknown> {
-    const value = await substituteSecrets(props, secrets);
-    const parsed = op.type.schema.safeParse(value);
-    if (parsed.success) return parsed.data;
-    if (!strict) return value;
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(props)'}: ${i.message}`).join('; ');
-    throw new PgstacksError(this.logger.clean(`${op.label}: invalid props: ${problems}`));
-  }
-
-  /**
-   * The props last applied, for `update` and the delete half of a replacement: their secrets are
-   * read where the environment still has them (a renamed variable may be gone).
-   */
-  private previousProps(op: Operation, props: JsonObject, current: Map<string, string>): Promise<unknown> {
-    const available = collectSecretNames(props).filter((name) => this.env[name]);
-    const secrets = new Map([...available.map((name): [string, string] => [name, this.env[name] as string]), ...current]);
-    for (const value of secrets.values()) this.logger.redact(value);
-    return this.parseProps(op, props, secrets, false);
-  }
-
-  /** Paths whose secret value differs from the one last applied. */
-  private secretChanges(record: ResourceRecord, props: JsonObject, secrets: Map<string, string>): string[] {
-    const known = record.secretFingerprints;
-    const changed = new Set<string>();
-    for (const [path, value] of leaves(props)) {
-      for (const name of collectSecretNames(value)) {
-        const expected = known?.values[name];
-        if (!known || !expected || !sameFingerprint(secrets.get(name) as string, known.salt, expected)) changed.add(path);
-      }
-    }
-    return [...changed];
   }
 
   private secretOutputs(record: ResourceRecord): Record<string, string> {
     return record.secretOutputs ? openSecrets(record.secretOutputs, this.stateKey) : {};
   }
 
-  private redactOutputs(values: Record<string, string> | undefined): void {
+  private redactValues(values: Record<string, string> | undefined): void {
     for (const value of Object.values(values ?? {})) this.logger.redact(value);
+  }
+
+  private log(id: string, message: string): void {
+    this.logger.line(`${id}: ${message}`);
+  }
+
+  private async save(record: ResourceRecord): Promise<void> {
+    const next = { ...record, updatedAt: new Date().toISOString(), handlerVersion: this.options.version };
+    await this.store.put(next);
+    this.records.set(next.id, next);
+  }
+
+  /** A handler context with its own deadline; `bind` points its checkpoints at a record. */
+  private context(id: string, record: ResourceRecord | undefined, changes: readonly string[] = []): OperationContext {
+    let bound = record;
+    const run = this;
+    const ctx: OperationContext = {
+      stack: this.stack,
+      logicalId: id,
+      log: (message) => this.log(id, message),
+      checkpoint: async (data) => {
+        if (!bound) return;
+        bound = { ...(this.records.get(bound.id) ?? bound), checkpoint: data };
+        await run.save(bound);
+      },
+      get recovery() {
+        return (bound && run.records.get(bound.id)?.checkpoint) ?? bound?.checkpoint;
+      },
+      redact: (value) => this.logger.redact(value),
+      signal: AbortSignal.timeout(this.engine.settings.timeoutMs),
+      changes,
+      bind: (next) => {
+        bound = next;
+      },
+    };
+    return ctx;
+  }
+
+  /** Runs one handler call, failing with a clear message at the deadline. */
+  private async guard<T>(label: string, call: string, ctx: HandlerContext, fn: () => Promise<T>): Promise<T> {
+    const { signal } = ctx;
+    const timeout = formatDuration(this.engine.settings.timeoutMs);
+    if (signal.aborted) throw new PgstacksError(`${label}: timed out (${timeout}) before ${call}`);
+    let onAbort: () => void = () => undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new PgstacksError(`${label}: ${call} timed out after ${timeout}`));
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    try {
+      return await Promise.race([fn(), deadline]);
+    } catch (err) {
+      if (err instanceof PgstacksError || err instanceof SkippedError) throw err;
+      // Cleaned here, so a secret an API echoed back never travels further in the message.
+      throw new PgstacksError(this.logger.clean(`${label}: ${call} failed: ${(err as Error).message ?? String(err)}`));
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
   }
 }
 
-function fingerprints(secrets: Map<string, string>): ResourceRecord['secretFingerprints'] {
+interface OperationContext extends HandlerContext {
+  bind(record: ResourceRecord): void;
+}
+
+function missingVariables(names: readonly string[]): string {
+  const list = names.join(', ');
+  const many = names.length > 1;
+  return `needs the environment variable${many ? 's' : ''} ${list} (Secret.fromEnv), but ${many ? 'they are' : 'it is'} not set. Export ${list} in the shell that runs terraform/cdktf, then apply again.`;
+}
+
+/** The secret keys a stored-form value holds. */
+function secretKeysIn(value: Json): string[] {
+  if (isSecretMarker(value) || isRefMarker(value)) return [secretKey(value)];
+  if (isConcatMarker(value)) return value.$concat.flatMap((p) => (isSecretMarker(p) || isRefMarker(p) ? [secretKey(p)] : []));
+  return [];
+}
+
+function fingerprints(secrets: ReadonlyMap<string, string>): ResourceRecord['secretFingerprints'] {
   if (secrets.size === 0) return undefined;
   const salt = newSalt();
-  return { salt, values: Object.fromEntries([...secrets].map(([name, value]) => [name, fingerprint(value, salt)])) };
+  return { salt, values: Object.fromEntries([...secrets].map(([key, value]) => [key, fingerprint(value, salt)])) };
 }
 
 const describe = (type: ResourceType, physicalId: string | undefined) => `${type.name} ${physicalId ?? '(never created)'}`;
 
-/** Leaf paths of a props document; markers, empty objects and empty arrays are leaves. */
-function leaves(value: Json, prefix = ''): Array<[string, Json]> {
-  const isContainer = (Array.isArray(value) && value.length > 0) || (isObject(value) && Object.keys(value).length > 0 && !isSecretMarker(value) && !isRefMarker(value) && !isConcatMarker(value));
-  if (!isContainer) return [[prefix, value]];
-  const entries: Array<[string, Json]> = Array.isArray(value) ? value.map((v, i) => [String(i), v]) : Object.entries(value as JsonObject);
-  return entries.flatMap(([key, v]) => leaves(v, prefix ? `${prefix}.${key}` : key));
-}
-
-/** The dotted paths whose values differ. */
-export function diffProps(before: JsonObject, after: JsonObject): string[] {
-  const a = new Map(leaves(before).map(([p, v]) => [p, JSON.stringify(v)]));
-  const b = new Map(leaves(after).map(([p, v]) => [p, JSON.stringify(v)]));
-  return [...new Set([...a.keys(), ...b.keys()])].filter((p) => a.get(p) !== b.get(p)).sort();
-}
-
-export function isImmutable(path: string, immutable: readonly string[]): boolean {
-  return immutable.some((p) => p === '*' || p === path || path.startsWith(`${p}.`) || p.startsWith(`${path}.`));
-}
-
-function valueAt(value: JsonObject, path: string): Json | undefined {
-  let current: Json | undefined = value;
-  for (const key of path.split('.')) current = isObject(current) || Array.isArray(current) ? (current as Record<string, Json>)[key] : undefined;
-  return current;
-}
-
-function show(value: Json | undefined): string {
-  const text = value === undefined ? 'unset' : JSON.stringify(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-/** Orders records so that each comes before the records it depends on. */
-function dependentsFirst(records: ResourceRecord[]): ResourceRecord[] {
-  const remaining = [...records];
-  const ordered: ResourceRecord[] = [];
-  while (remaining.length > 0) {
-    const index = remaining.findIndex((r) => !remaining.some((other) => other !== r && other.dependencies.includes(r.id)));
-    // A cycle cannot come from the construct tree; fall back to the listed order rather than loop.
-    ordered.push(...remaining.splice(index === -1 ? 0 : index, 1));
-  }
-  return ordered;
-}

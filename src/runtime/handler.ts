@@ -1,20 +1,26 @@
 /**
- * The handler's entry point: `node pgstacks-handler.js apply|delete|prune`, run by the lifecycle
- * resources' local-exec provisioners with the spec in PGSTACKS_SPEC.
+ * The handler's entry point, run by the stack's two pgstacks resources in Terraform:
+ * `node pgstacks-handler.js reconcile` (the reconciler's create-time provisioner: one engine run
+ * over the stack manifest) and `node pgstacks-handler.js destroy` (the teardown's destroy-time
+ * provisioner: delete everything the stack's records hold).
  */
+import * as fs from 'node:fs';
 import { version } from '../../package.json';
-import { LifecycleEngine, PgstacksError } from './engine';
+import { LifecycleEngine, PgstacksError, type RunHooks } from './engine';
 import { Logger } from './log';
-import { decodeSpec, isPruneSpec } from './spec';
+import { HANDLER_ENV } from './handler-env';
+import { finishRun, startRun } from './run-marker';
+import { parseManifest } from './spec';
 import { openStateStore } from './state';
 
-export const SPEC_VARIABLE = 'PGSTACKS_SPEC';
-export const HANDLER_COMMANDS = ['apply', 'delete', 'prune'] as const;
+export const HANDLER_COMMANDS = ['reconcile', 'destroy'] as const;
 export type HandlerCommand = (typeof HANDLER_COMMANDS)[number];
 
 export interface HandlerOptions {
   readonly env?: NodeJS.ProcessEnv;
   readonly write?: (line: string) => void;
+  /** Stops the run when it returns a reason (the bundle passes a watch on Terraform). */
+  readonly stopReason?: () => string | undefined;
 }
 
 /** Runs one handler command; returns the exit code. Never throws. */
@@ -25,31 +31,74 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
     if (!(HANDLER_COMMANDS as readonly string[]).includes(command)) {
       throw new PgstacksError(`unknown handler command '${command}' (expected ${HANDLER_COMMANDS.join(', ')})`);
     }
-    const spec = decodeSpec(env[SPEC_VARIABLE]);
-    const engine = new LifecycleEngine({ store: openStateStore(env), env, logger, version, timeoutMs: timeoutFrom(env) });
-    if (isPruneSpec(spec)) {
-      // The prune resource has no destroy work: `terraform destroy` deletes each resource itself.
-      if (command !== 'delete') await engine.prune(spec);
-    } else if (command === 'delete') {
-      await engine.destroy(spec);
+    const engine = new LifecycleEngine({
+      store: openStateStore(env),
+      env,
+      logger,
+      version,
+      timeoutMs: positive(env.PGSTACKS_TIMEOUT_MINUTES, 60_000),
+      parallelism: positive(env.PGSTACKS_PARALLELISM, 1),
+    });
+    const marker = env[HANDLER_ENV.runMarker];
+    const hooks: RunHooks = { stopReason: options.stopReason };
+    if (command === 'reconcile') {
+      const file = required(env, HANDLER_ENV.manifest);
+      const manifest = parseManifest(fs.readFileSync(file, 'utf8'), file);
+      await engine.reconcile(manifest, {
+        ...hooks,
+        begin: marker ? () => startRun(marker) : undefined,
+        end: marker ? () => finishRun(marker, env[HANDLER_ENV.plannedRun] ?? '') : undefined,
+      });
     } else {
-      await engine.apply(spec);
+      await engine.destroyStack(required(env, HANDLER_ENV.stack), {
+        ...hooks,
+        end: marker ? () => fs.promises.rm(marker, { force: true }) : undefined,
+      });
     }
     return 0;
   } catch (err) {
     const error = err as Error;
     const detail = error instanceof PgstacksError || !env.PGSTACKS_DEBUG ? error.message : error.stack ?? error.message;
-    logger.line(`error: ${logger.clean(detail ?? String(err))}`);
+    for (const line of logger.clean(`error: ${detail ?? String(err)}`).split('\n')) logger.line(line);
     return 1;
   }
 }
 
-function timeoutFrom(env: NodeJS.ProcessEnv): number | undefined {
-  const minutes = Number(env.PGSTACKS_TIMEOUT_MINUTES);
-  return Number.isFinite(minutes) && minutes > 0 ? minutes * 60_000 : undefined;
+function required(env: NodeJS.ProcessEnv, name: string): string {
+  const value = env[name];
+  if (!value) throw new PgstacksError(`${name} is not set: the handler runs from the stack's pgstacks resources in Terraform`);
+  return value;
+}
+
+function positive(text: string | undefined, unit: number): number | undefined {
+  const value = Number(text);
+  return Number.isFinite(value) && value > 0 ? value * unit : undefined;
+}
+
+/**
+ * Reports when Terraform, which started this process (the provisioner execs node, so it is the
+ * parent), is gone: a handler left behind by a killed Terraform stops starting new work.
+ */
+export function watchParent(): () => string | undefined {
+  const parent = process.ppid;
+  const currentParent = () => {
+    try {
+      // Linux: field 4 of /proc/self/stat; the command name (field 2) may hold spaces, so split after it.
+      const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      try {
+        process.kill(parent, 0);
+        return parent;
+      } catch {
+        return -1;
+      }
+    }
+  };
+  return () => (currentParent() === parent ? undefined : `the process that started this run (pid ${parent}, terraform) is gone, so no more work is started; the next apply finishes it`);
 }
 
 /** For the bundle: run, then exit so idle keep-alive sockets do not hold the process open. */
 export function main(argv: string[] = process.argv.slice(2)): void {
-  void runHandler(argv[0] ?? '').then((code) => process.exit(code));
+  void runHandler(argv[0] ?? '', { stopReason: watchParent() }).then((code) => process.exit(code));
 }

@@ -1,6 +1,11 @@
 /**
- * Deploy-time resolution of the spec's markers: references come from the state store, secrets
- * from the environment Terraform passes to the provisioner.
+ * Deploy-time resolution of a spec's markers, done once per resource and run: references come
+ * from other resources' records, secrets from the environment Terraform passes to the engine,
+ * Terraform values from the variables it evaluated for them.
+ *
+ * Two forms come out. The *stored* form goes into the record: public values are filled in, while
+ * secrets (and references to secret outputs) stay markers, so no record ever holds a secret. The
+ * *handler* form has every value filled in and lives only in memory.
  */
 import type { OutputValue } from './resource-type';
 import {
@@ -8,65 +13,127 @@ import {
   isObject,
   isRefMarker,
   isSecretMarker,
+  isTerraformValueMarker,
   type Json,
+  type JsonObject,
   type RefMarker,
   type SecretMarker,
 } from './spec';
 
-type Ref = RefMarker['$ref'];
+export type Ref = RefMarker['$ref'];
 
-/** Every reference and secret marker inside a value, concatenations included. */
-function* markers(value: unknown): Generator<RefMarker | SecretMarker> {
-  if (isRefMarker(value) || isSecretMarker(value)) yield value;
-  else if (isConcatMarker(value)) for (const part of value.$concat) yield* markers(part);
-  else if (Array.isArray(value)) for (const item of value) yield* markers(item);
-  else if (isObject(value)) for (const item of Object.values(value)) yield* markers(item);
+/** What a reference points at, as far as it is known now. */
+export type RefValue =
+  | { readonly known: true; readonly value: OutputValue; readonly secret: boolean }
+  | { readonly known: false; readonly why: string };
+
+export interface ResolveSources {
+  /** A referenced resource's output. */
+  ref(ref: Ref): RefValue;
+  /** An environment variable (secrets and Terraform values); undefined when unset. */
+  env(name: string): string | undefined;
 }
 
-export const collectRefs = (value: Json): Ref[] => [...markers(value)].filter(isRefMarker).map((m) => m.$ref);
-
-export const collectSecretNames = (value: Json): string[] => [
-  ...new Set([...markers(value)].filter(isSecretMarker).map((m) => m.$secret.fromEnv)),
-];
-
-/** Replaces each marker `replace` handles; a concat whose parts all became strings is joined. */
-async function transform(value: Json, replace: (marker: Json) => Promise<Json | undefined>): Promise<Json> {
-  const replaced = await replace(value);
-  if (replaced !== undefined) return replaced;
-  if (isConcatMarker(value)) {
-    const parts = await Promise.all(value.$concat.map(async (p) => (await replace(p as Json)) ?? (p as Json)));
-    return parts.every((p) => typeof p === 'string' || typeof p === 'number' || typeof p === 'boolean')
-      ? parts.join('')
-      : ({ $concat: parts } as Json);
-  }
-  if (Array.isArray(value)) return Promise.all(value.map((v) => transform(v, replace)));
-  if (isObject(value)) {
-    const out: { [k: string]: Json } = {};
-    for (const [k, v] of Object.entries(value)) out[k] = await transform(v as Json, replace);
-    return out;
-  }
-  return value;
+export interface ResolvedProps {
+  /** The stored form: secrets and secret references are markers; unknown values too. */
+  readonly props: JsonObject;
+  /** Secret values by key: the variable name, or `<resource>.<attribute>` for a secret output. */
+  readonly secrets: ReadonlyMap<string, string>;
+  /** Dotted paths of values known only after another resource is applied. */
+  readonly unknown: readonly string[];
+  /** Environment variables the props need that are not set. */
+  readonly missing: readonly string[];
 }
 
-export function resolveRefs(value: Json, lookup: (ref: Ref) => Promise<OutputValue>): Promise<Json> {
-  return transform(value, async (v) => (isRefMarker(v) ? lookup(v.$ref) : undefined));
+/** The key a secret value is filed under (and fingerprinted by). */
+export function secretKey(marker: SecretMarker | RefMarker): string {
+  return isSecretMarker(marker) ? marker.$secret.fromEnv : `${marker.$ref.resource}.${marker.$ref.attribute}`;
 }
 
-/** Puts the secrets' values in; a secret not in `secrets` stays a marker. */
-export function substituteSecrets(value: Json, secrets: ReadonlyMap<string, string>): Promise<Json> {
-  return transform(value, async (v) => (isSecretMarker(v) ? secrets.get(v.$secret.fromEnv) : undefined));
+/** Every reference inside a value, concatenations included. */
+export function collectRefs(value: unknown): Ref[] {
+  if (isRefMarker(value)) return [value.$ref];
+  if (isConcatMarker(value)) return value.$concat.flatMap(collectRefs);
+  if (Array.isArray(value)) return value.flatMap(collectRefs);
+  if (isObject(value) && !isSecretMarker(value) && !isTerraformValueMarker(value)) return Object.values(value).flatMap(collectRefs);
+  return [];
 }
 
-/** Reads every secret the props need; a missing variable is an error naming it and the resource. */
-export function readSecrets(names: readonly string[], env: NodeJS.ProcessEnv, resource: string): Map<string, string> {
-  const missing = names.filter((n) => env[n] === undefined || env[n] === '');
-  if (missing.length > 0) {
-    const list = missing.join(', ');
-    throw new Error(
-      `${resource} needs the environment variable${missing.length > 1 ? 's' : ''} ${list} ` +
-        `(Secret.fromEnv), but ${missing.length > 1 ? 'they are' : 'it is'} not set. ` +
-        `Export ${list} in the shell that runs terraform/cdktf, then apply again.`,
-    );
-  }
-  return new Map(names.map((n) => [n, env[n] as string]));
+/** The logical ids a spec's props reference, sorted. */
+export const dependenciesOf = (props: JsonObject): string[] => [...new Set(collectRefs(props).map((r) => r.resource))].sort();
+
+/** Resolves the markers of a spec's props. Never throws: problems come back as `unknown`/`missing`. */
+export function resolveProps(props: JsonObject, sources: ResolveSources): ResolvedProps {
+  const secrets = new Map<string, string>();
+  const unknown = new Set<string>();
+  const missing = new Set<string>();
+
+  const leaf = (value: Json, path: string): Json => {
+    if (isSecretMarker(value)) {
+      const found = sources.env(value.$secret.fromEnv);
+      if (found === undefined || found === '') missing.add(value.$secret.fromEnv);
+      else secrets.set(secretKey(value), found);
+      return value;
+    }
+    if (isRefMarker(value)) {
+      const target = sources.ref(value.$ref);
+      if (!target.known) {
+        unknown.add(path);
+        return value;
+      }
+      if (!target.secret) return target.value;
+      if (target.value !== null) secrets.set(secretKey(value), String(target.value));
+      return value;
+    }
+    if (isTerraformValueMarker(value)) {
+      const text = sources.env(value.$tf);
+      if (text === undefined) {
+        unknown.add(path);
+        return value;
+      }
+      return JSON.parse(text) as Json;
+    }
+    return undefined as never;
+  };
+
+  const walk = (value: Json, path: string): Json => {
+    if (isSecretMarker(value) || isRefMarker(value) || isTerraformValueMarker(value)) return leaf(value, path);
+    if (isConcatMarker(value)) {
+      const parts = value.$concat.map((part) => (typeof part === 'string' ? part : leaf(part as unknown as Json, path)));
+      const plain = parts.every((p) => typeof p !== 'object' || p === null);
+      return plain ? parts.map((p) => (p === null ? '' : String(p))).join('') : ({ $concat: parts } as Json);
+    }
+    if (Array.isArray(value)) return value.map((v, i) => walk(v, join(path, String(i))));
+    if (isObject(value)) {
+      const out: JsonObject = {};
+      for (const [key, v] of Object.entries(value)) out[key] = walk(v as Json, join(path, key));
+      return out;
+    }
+    return value;
+  };
+
+  return { props: walk(props, '') as JsonObject, secrets, unknown: [...unknown].sort(), missing: [...missing].sort() };
 }
+
+/** The handler form: every secret marker replaced by its value; a marker without one stays. */
+export function substituteSecrets(value: Json, secrets: ReadonlyMap<string, string>): Json {
+  const lookup = (v: unknown): string | undefined => (isSecretMarker(v) || isRefMarker(v) ? secrets.get(secretKey(v)) : undefined);
+  const walk = (v: Json): Json => {
+    const direct = lookup(v);
+    if (direct !== undefined) return direct;
+    if (isConcatMarker(v)) {
+      const parts = v.$concat.map((p) => lookup(p) ?? p);
+      return parts.every((p) => typeof p === 'string') ? parts.join('') : ({ $concat: parts } as Json);
+    }
+    if (Array.isArray(v)) return v.map(walk);
+    if (isObject(v) && !isSecretMarker(v) && !isRefMarker(v)) {
+      const out: JsonObject = {};
+      for (const [key, item] of Object.entries(v)) out[key] = walk(item as Json);
+      return out;
+    }
+    return v;
+  };
+  return walk(value);
+}
+
+const join = (prefix: string, key: string) => (prefix ? `${prefix}.${key}` : key);

@@ -41,6 +41,11 @@ export interface ReadResult<O extends Outputs = Outputs> {
   readonly outputs: O;
   /** What the remote object looks like now, for diagnostics. */
   readonly observed?: unknown;
+  /**
+   * Dotted prop paths whose remote value differs from the props it was read with (changed outside
+   * pgstacks). The engine plans them as changes, so the next apply puts them back.
+   */
+  readonly drift?: readonly string[];
 }
 
 export interface UpdateResult<O extends Outputs = Outputs> {
@@ -77,6 +82,12 @@ export interface ResourceType<P = any, O extends Outputs = Outputs> {
   delete(physicalId: string, props: P, ctx: HandlerContext): Promise<void>;
   /** Finds what an interrupted create made (by natural key or `ctx.recovery`). */
   adopt?(props: P, ctx: HandlerContext): Promise<CreateResult<O> | undefined>;
+  /**
+   * The name that identifies the remote object where the service makes names unique (a table's
+   * user and name), if the type has one. A construct renamed without an alias that declares the
+   * same natural key takes the old record over instead of deleting and recreating the object.
+   */
+  naturalKey?(props: P): string | undefined;
 }
 
 const REGISTRY = Symbol.for('pgstacks.resourceTypes');

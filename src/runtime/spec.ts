@@ -1,7 +1,7 @@
 /**
- * The spec: the canonical, secret-free JSON document a construct synthesizes into its lifecycle
- * resource's triggers and the handler reads back at deploy time. Shared by synth and handler, so
- * it imports nothing from cdktf.
+ * The spec: the canonical, secret-free JSON document of one resource, and the stack manifest
+ * that lists every spec of a stack. Constructs write both at synth; the engine reads the manifest
+ * at deploy time. Shared by synth and handler, so it imports nothing from cdktf.
  */
 import { z } from 'zod';
 
@@ -20,6 +20,13 @@ export interface RefMarker {
 export interface ConcatMarker {
   readonly $concat: ReadonlyArray<string | RefMarker | SecretMarker>;
 }
+/**
+ * A value only Terraform knows (another provider's attribute, a variable): Terraform evaluates it
+ * into the environment variable named here, JSON-encoded, when it runs the engine.
+ */
+export interface TerraformValueMarker {
+  readonly $tf: string;
+}
 
 export type RemovalPolicyName = 'destroy' | 'retain';
 
@@ -37,18 +44,11 @@ export interface ResourceSpec {
   readonly aliases: readonly string[];
 }
 
-/** The spec of a stack's prune resource: every logical id the stack's code still declares. */
-export interface PruneSpec {
-  readonly type: typeof PRUNE_TYPE;
+/** Everything a stack declares: what the engine drives the state store to. */
+export interface StackManifest {
   readonly stack: string;
-  readonly resources: readonly string[];
-  /** Ids that are aliases of declared resources: their records are moved, never pruned. */
-  readonly aliases: readonly string[];
+  readonly resources: readonly ResourceSpec[];
 }
-
-export const PRUNE_TYPE = 'pgstacks:prune';
-
-export const isPruneSpec = (spec: ResourceSpec | PruneSpec): spec is PruneSpec => spec.type === PRUNE_TYPE;
 
 export function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -60,8 +60,9 @@ function isMarker(value: unknown, key: string): boolean {
 export const isSecretMarker = (v: unknown): v is SecretMarker => isMarker(v, '$secret');
 export const isRefMarker = (v: unknown): v is RefMarker => isMarker(v, '$ref');
 export const isConcatMarker = (v: unknown): v is ConcatMarker => isMarker(v, '$concat');
+export const isTerraformValueMarker = (v: unknown): v is TerraformValueMarker => isMarker(v, '$tf');
 export const isMarkerValue = (v: unknown): boolean =>
-  isSecretMarker(v) || isRefMarker(v) || isConcatMarker(v);
+  isSecretMarker(v) || isRefMarker(v) || isConcatMarker(v) || isTerraformValueMarker(v);
 
 /** Sorts object keys and drops undefined values, so equal specs serialize equally. */
 export function canonicalize(value: unknown): Json {
@@ -79,13 +80,13 @@ export function canonicalize(value: unknown): Json {
 export type TriggerFormat = 'object' | 'strings';
 
 /**
- * Encodes a spec for the lifecycle resource: `terraform_data.triggers_replace` takes the object
- * as it is; `null_resource.triggers` takes only strings, so non-string fields are JSON-encoded
- * (Terraform still renders a JSON string's diff field by field).
+ * Encodes a spec for its lifecycle resource, where Terraform shows it in plans:
+ * `terraform_data.triggers_replace` takes the object as it is; `null_resource.triggers` takes only
+ * strings, so non-string fields are JSON-encoded (Terraform still diffs a JSON string field by field).
  */
-export function encodeTriggers(spec: ResourceSpec | PruneSpec, format: TriggerFormat): JsonObject {
+export function encodeTriggers(spec: ResourceSpec, format: TriggerFormat): JsonObject {
   // Fields at their defaults are left out, so a plan shows only what the user set.
-  const allowReplacement = 'allowReplacement' in spec && spec.allowReplacement ? true : undefined;
+  const allowReplacement = spec.allowReplacement ? true : undefined;
   const canonical = canonicalize({ ...spec, allowReplacement, aliases: spec.aliases.length ? spec.aliases : undefined }) as JsonObject;
   if (format === 'object') return canonical;
   const out: JsonObject = {};
@@ -95,33 +96,34 @@ export function encodeTriggers(spec: ResourceSpec | PruneSpec, format: TriggerFo
   return out;
 }
 
-/** Parses a field that null_resource may have delivered as JSON text. */
-const decoded = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (typeof v === 'string' ? JSON.parse(v) : v), schema);
-
 const logicalIdSchema = z.string().min(1);
 
 export const resourceSpecSchema = z.object({
   type: z.string().min(1),
   stack: z.string().min(1),
   id: logicalIdSchema,
-  props: decoded(z.record(z.string(), z.json())),
+  props: z.record(z.string(), z.json()),
   removalPolicy: z.enum(['destroy', 'retain']),
-  allowReplacement: decoded(z.boolean()).default(false),
-  aliases: decoded(z.array(logicalIdSchema)).default([]),
+  allowReplacement: z.boolean().default(false),
+  aliases: z.array(logicalIdSchema).default([]),
 });
 
-export const pruneSpecSchema = z.object({
-  type: z.literal(PRUNE_TYPE),
+export const stackManifestSchema = z.object({
   stack: z.string().min(1),
-  resources: decoded(z.array(logicalIdSchema)),
-  aliases: decoded(z.array(logicalIdSchema)).default([]),
+  resources: z.array(resourceSpecSchema),
 });
 
-/** Reads the spec Terraform handed over (`jsonencode(self.triggers_replace)`). */
-export function decodeSpec(text: string | undefined): ResourceSpec | PruneSpec {
-  if (!text) throw new Error('PGSTACKS_SPEC is not set: the handler runs from a pgstacks lifecycle resource');
-  const raw: unknown = JSON.parse(text);
-  if (isObject(raw) && raw.type === PRUNE_TYPE) return pruneSpecSchema.parse(raw) as PruneSpec;
-  return resourceSpecSchema.parse(raw) as ResourceSpec;
+/** Reads a manifest file's text; a malformed one is a clear error naming where it came from. */
+export function parseManifest(text: string, where: string): StackManifest {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`the stack manifest ${where} is not valid JSON (${(err as Error).message}); synthesize the stack again`);
+  }
+  const parsed = stackManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    throw new Error(`the stack manifest ${where} is malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data as StackManifest;
 }

@@ -43,7 +43,7 @@ test('create: each construct becomes one remote object and one ready record', as
   expect(names('gadgets')).toEqual(['keep']);
   const records = await project.store.list('test');
   expect(records.map((r) => [r.id, r.status])).toEqual([['alpha', 'ready'], ['beta', 'ready'], ['keep', 'ready']]);
-  expect(output).toMatch(/terraform_data\.alpha \(local-exec\): pgstacks: alpha: created test:widget w-\d+ in \d+m?s/);
+  expect(output).toMatch(/terraform_data\.pgstacks \(local-exec\): pgstacks: alpha: created test:widget w-\d+ in \d+m?s/);
   expect(output).toContain('local-exec: Executing: Suppressed by quiet=true');
 });
 
@@ -103,7 +103,7 @@ test('removing a construct deletes its object (prune); a removed RETAIN resource
   expect(names('gadgets')).toEqual(['keep']);
   expect(server.writes('DELETE')).toBe(1);
   expect((await project.store.list('test')).map((r) => r.id)).toEqual(['alpha']);
-  expect(output).toMatch(/pgstacks_prune \(local-exec\): pgstacks: beta: deleted \(no longer in the code\) test:widget w-\d+/);
+  expect(output).toMatch(/terraform_data\.pgstacks \(local-exec\): pgstacks: beta: deleted \(no longer in the code\) test:widget w-\d+/);
   expect(output).toMatch(/pgstacks: keep: forgot \(no longer in the code\): removal policy RETAIN, so test:gadget g-\d+ was kept/);
 });
 
@@ -133,7 +133,7 @@ test('terraform destroy deletes everything it manages', async () => {
   const output = await project.destroyOk();
   expect(names()).toEqual(['kept']);
   expect(await project.store.list('test')).toEqual([]);
-  expect(output).toContain('Destroy complete! Resources: 4 destroyed.');
+  expect(output).toContain('Destroy complete! Resources: 5 destroyed.'); // 3 constructs, the reconciler and the teardown
   // dependents first: second (which references team/first) is deleted before it
   expect(output.indexOf('second: deleted')).toBeLessThan(output.indexOf('team/first: deleted'));
 });
@@ -154,7 +154,7 @@ test('a secret from the environment reaches the API but not the plan, the log or
     project.env = {};
     const failed = await project.destroy();
     expect(failed.code).toBe(1);
-    expect(failed.output).toContain('secured (test:widget) needs the environment variable WIDGET_TOKEN (Secret.fromEnv), but it is not set');
+    expect(failed.output).toContain('secured (test:widget): needs the environment variable WIDGET_TOKEN (Secret.fromEnv), but it is not set');
     project.env = { WIDGET_TOKEN: secret };
     await project.destroyOk();
     expect(names()).not.toContain('secured');

@@ -74,7 +74,7 @@ test('a handler killed between the remote create and the record write converges 
   server.crashAfterNextCreate = true;
   const crashed = await project.apply();
   expect(crashed.code).not.toBe(0);
-  expect(crashed.output).toMatch(/exit status 137/); // SIGKILL
+  expect(crashed.output).toMatch(/signal: killed/); // SIGKILL
   expect(server.list()).toHaveLength(1);
   expect(await project.store.get('test', 'fragile')).toMatchObject({ status: 'creating' });
   expect((await project.store.get('test', 'fragile'))?.physicalId).toBeUndefined();

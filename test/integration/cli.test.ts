@@ -1,5 +1,6 @@
 /** The `pgstacks` CLI over a state store the engine wrote. */
 import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { cli } from '../../src/cli';
 import { EngineHarness, widgetSpec } from '../support/engine';
@@ -15,7 +16,7 @@ afterAll(() => server.stop());
 beforeEach(async () => {
   server.things.clear();
   h = new EngineHarness();
-  await h.apply(widgetSpec('team/a', { endpoint: server.url, name: 'alpha', size: 4 }));
+  await h.reconcile([widgetSpec('team/a', { endpoint: server.url, name: 'alpha', size: 4 })]);
 });
 afterEach(() => h.cleanup());
 
@@ -50,7 +51,7 @@ test('outputs --json is a map of logical id to outputs', async () => {
 
 test('encrypted secret outputs need the state key to be revealed', async () => {
   h.env = { PGSTACKS_STATE_KEY: 'k1' };
-  await h.apply(widgetSpec('b', { endpoint: server.url, name: 'beta', size: 1 }));
+  await h.reconcile([widgetSpec('team/a', { endpoint: server.url, name: 'alpha', size: 4 }), widgetSpec('b', { endpoint: server.url, name: 'beta', size: 1 })]);
   expect((await run(['outputs', 'test'])).out).toMatch(/b \(test:widget\)[^]*apiKey\s+\(sensitive\)/);
   const denied = await run(['outputs', 'test', '--reveal']);
   expect(denied.code).toBe(1);
@@ -79,10 +80,13 @@ test('usage errors exit 2 with the usage', async () => {
 });
 
 test('the bin runs the handler commands', () => {
-  const result = spawnSync(path.join(__dirname, '../../bin/pgstacks'), ['handler', 'prune'], {
-    env: { ...process.env, PGSTACKS_SPEC: JSON.stringify({ type: 'pgstacks:prune', stack: 'test', resources: ['team/a'] }), PGSTACKS_STATE_DIR: path.join(h.dir, 'state') },
+  const manifest = path.join(h.dir, 'manifest.json');
+  // The bin knows only the built-in types, so the stack is one with none.
+  fs.writeFileSync(manifest, JSON.stringify({ stack: 'empty', resources: [] }));
+  const result = spawnSync(path.join(__dirname, '../../bin/pgstacks'), ['handler', 'reconcile'], {
+    env: { ...process.env, PGSTACKS_MANIFEST: manifest, PGSTACKS_STATE_DIR: path.join(h.dir, 'state') },
     encoding: 'utf8',
   });
-  expect(result.stdout).toContain("prune: every resource in the state directory");
+  expect(result.stdout).toContain("No changes: all 0 resources of stack 'empty' match the code.");
   expect(result.status).toBe(0);
 });

@@ -1,9 +1,11 @@
 /**
- * The lifecycle engine against the widget server, without Terraform: each decision of DESIGN.md §1
- * is checked on the remote side (calls made, objects present) and in the state store.
+ * The lifecycle engine against the widget server, without Terraform: each run is one whole stack,
+ * planned, then executed. Every decision is checked on the remote side (calls made, objects
+ * present) and in the state store.
  */
 import { EngineHarness, widgetSpec } from '../support/engine';
 import { WidgetServer } from '../support/widget-server';
+import { formatPlan, hasChanges } from '../../src/runtime/plan';
 import { openSecrets } from '../../src/runtime/state';
 
 let server: WidgetServer;
@@ -24,52 +26,69 @@ afterEach(() => h.cleanup());
 
 const props = (extra: Record<string, unknown> = {}) => ({ endpoint: server.url, name: 'alpha', size: 1, ...extra });
 const calls = () => server.calls.map((c) => `${c.method} ${c.path}`);
+const ref = (resource: string, attribute = 'id') => ({ $ref: { resource, attribute } });
+const idOf = (name: string, kind = 'widgets') => server.list(kind).find((t) => t.name === name)?.id;
 
 describe('apply', () => {
   test('creates the object and records it, with secret outputs kept apart', async () => {
-    await h.apply(widgetSpec('a', props()));
+    await h.reconcile([widgetSpec('a', props())]);
     expect(server.list()).toHaveLength(1);
     const record = await h.record('a');
     expect(record).toMatchObject({ status: 'ready', physicalId: server.list()[0].id, outputs: { name: 'alpha', size: 1 } });
     expect(record?.outputs).not.toHaveProperty('apiKey');
     expect(openSecrets(record!.secretOutputs!, undefined)).toEqual({ apiKey: server.list()[0].apiKey });
-    expect(h.lines.join('\n')).toMatch(/a: created test:widget w-\d+ in \d+ms/);
-    expect(h.lines.join('\n')).not.toContain(server.list()[0].apiKey);
+    expect(h.log).toMatch(/a: created test:widget w-\d+ in \d+ms/);
+    expect(h.log).toContain('+ a [test:widget]: create (new)');
+    expect(h.log).not.toContain(server.list()[0].apiKey);
   });
 
-  test('an unchanged spec makes no write call', async () => {
-    await h.apply(widgetSpec('a', props()));
+  test('an unchanged stack makes no write call: one read per resource', async () => {
+    const stack = [widgetSpec('a', props()), widgetSpec('b', props({ name: 'beta' }))];
+    await h.reconcile(stack);
     server.resetCalls();
-    await h.apply(widgetSpec('a', props()));
-    expect(calls()).toEqual([`GET /widgets/${server.list()[0].id}`]);
-    expect(h.lines.at(-1)).toContain('is up to date');
+    const plan = await h.reconcile(stack);
+    expect(hasChanges(plan)).toBe(false);
+    expect(calls().sort()).toEqual([`GET /widgets/${idOf('alpha')}`, `GET /widgets/${idOf('beta')}`].sort());
+    expect(h.log).toContain("No changes: all 2 resources of stack 'test' match the code.");
+    expect(h.lines.at(-2)).toMatch(/is up to date/);
   });
 
   test('an object deleted behind our back is created again', async () => {
-    await h.apply(widgetSpec('a', props()));
+    await h.reconcile([widgetSpec('a', props())]);
     server.things.get('widgets')!.clear();
-    await h.apply(widgetSpec('a', props()));
+    const plan = await h.reconcile([widgetSpec('a', props())]);
+    expect(plan.resources[0]).toMatchObject({ action: 'create', gone: true });
     expect(server.list()).toHaveLength(1);
     expect((await h.record('a'))?.physicalId).toBe(server.list()[0].id);
-    expect(h.lines.join('\n')).toContain('is gone (deleted outside pgstacks); creating it again');
+    expect(h.log).toContain('re-created (it was deleted outside pgstacks)');
   });
 
   test('a mutable change updates in place', async () => {
-    await h.apply(widgetSpec('a', props()));
+    await h.reconcile([widgetSpec('a', props())]);
     const id = server.list()[0].id;
     server.resetCalls();
-    await h.apply(widgetSpec('a', props({ size: 5, color: 'red' })));
+    await h.reconcile([widgetSpec('a', props({ size: 5, color: 'red' }))]);
     expect(calls()).toEqual([`GET /widgets/${id}`, `PATCH /widgets/${id}`]);
     expect(server.list()).toEqual([expect.objectContaining({ id, size: 5, color: 'red' })]);
     expect((await h.record('a'))?.outputs).toMatchObject({ size: 5, color: 'red' });
-    expect(h.lines.at(-1)).toMatch(/updated test:widget .* in place \(color, size\)/);
+    expect(h.log).toMatch(/updated test:widget .* in place \(color, size\)/);
+  });
+
+  test('a change made outside pgstacks is drift: planned, and put back', async () => {
+    await h.reconcile([widgetSpec('a', props())]);
+    server.list()[0].size = 9;
+    const plan = await h.plan([widgetSpec('a', props())]);
+    expect(plan.resources[0]).toMatchObject({ action: 'update', changes: [{ path: 'size', drift: true, after: '1' }] });
+    expect(formatPlan(plan).join('\n')).toContain('# changed outside pgstacks');
+    await h.reconcile([widgetSpec('a', props())]);
+    expect(server.list()[0].size).toBe(1);
   });
 
   test('an immutable change replaces, deleting first when names are unique', async () => {
-    await h.apply(widgetSpec('a', props()));
+    await h.reconcile([widgetSpec('a', props())]);
     const old = server.list()[0].id;
     server.resetCalls();
-    await h.apply(widgetSpec('a', props({ name: 'beta' })));
+    await h.reconcile([widgetSpec('a', props({ name: 'beta' }))]);
     expect(calls()).toEqual([`GET /widgets/${old}`, `DELETE /widgets/${old}`, 'POST /widgets']);
     expect(server.list()).toEqual([expect.objectContaining({ name: 'beta' })]);
     expect((await h.record('a'))?.physicalId).toBe(server.list()[0].id);
@@ -77,67 +96,95 @@ describe('apply', () => {
 
   test('a create-before-delete type creates the new object before deleting the old', async () => {
     const gadget = (name: string) => widgetSpec('g', props({ name }), { type: 'test:gadget' });
-    await h.apply(gadget('alpha'));
+    await h.reconcile([gadget('alpha')]);
     const old = server.list('gadgets')[0].id;
     server.resetCalls();
-    await h.apply(gadget('beta'));
+    await h.reconcile([gadget('beta')]);
     expect(calls()).toEqual([`GET /gadgets/${old}`, 'POST /gadgets', `DELETE /gadgets/${old}`]);
+    expect((await h.record('g'))?.pendingDeletes).toEqual([]);
   });
 
-  test('replacing a RETAIN resource is refused with a how-to, and nothing is touched', async () => {
-    await h.apply(widgetSpec('a', props(), { removalPolicy: 'retain' }));
+  test('replacing a RETAIN resource is refused with a how-to before anything is written', async () => {
+    await h.reconcile([widgetSpec('a', props(), { removalPolicy: 'retain' }), widgetSpec('b', props({ name: 'b' }))]);
     server.resetCalls();
-    await expect(h.apply(widgetSpec('a', props({ name: 'beta' }), { removalPolicy: 'retain' }))).rejects.toThrow(
-      /changing name \("alpha" -> "beta"\) needs a replacement.*RETAIN.*allowReplacement: true/,
-    );
+    const changed = [widgetSpec('a', props({ name: 'beta' }), { removalPolicy: 'retain' }), widgetSpec('b', props({ name: 'b', size: 3 }))];
+    await expect(h.reconcile(changed)).rejects.toThrow(/nothing was changed.*\n {2}a: changing name \("alpha" -> "beta"\) needs a replacement.*RETAIN.*allowReplacement: true/);
     expect(server.writes()).toBe(0);
-    await h.apply(widgetSpec('a', props({ name: 'beta' }), { removalPolicy: 'retain', allowReplacement: true }));
-    expect(server.list()).toEqual([expect.objectContaining({ name: 'beta' })]);
+    await h.reconcile([widgetSpec('a', props({ name: 'beta' }), { removalPolicy: 'retain', allowReplacement: true }), changed[1]]);
+    expect(server.list().map((t) => t.name).sort()).toEqual(['b', 'beta']);
   });
 
   test('an interrupted create is adopted on retry, never duplicated', async () => {
     const spec = widgetSpec('a', props());
-    // Simulate the crash: the intent record exists and the object was made, but not recorded.
+    // The crash: the intent record exists and the object was made, but not recorded.
     await h.store.put({
       stack: 'test', id: 'a', type: 'test:widget', status: 'creating', spec, props: spec.props, outputs: {},
       dependencies: [], createdAt: '', updatedAt: '', handlerVersion: 'test',
     });
     server.things.set('widgets', new Map([['w-99', { id: 'w-99', name: 'alpha', size: 1, apiKey: 'k' }]]));
     server.resetCalls();
-    await h.apply(spec);
+    await h.reconcile([spec]);
     expect(server.writes()).toBe(0);
     expect(server.list()).toHaveLength(1);
     expect(await h.record('a')).toMatchObject({ status: 'ready', physicalId: 'w-99' });
-    expect(h.lines.join('\n')).toContain('adopted test:widget w-99 left by an interrupted apply');
+    expect(h.log).toContain('adopted test:widget w-99 left by an interrupted apply');
   });
 
   test('a record found under an alias is moved, not recreated', async () => {
-    await h.apply(widgetSpec('old/a', props()));
+    await h.reconcile([widgetSpec('old/a', props())]);
     server.resetCalls();
-    await h.apply(widgetSpec('new/a', props(), { aliases: ['old/a'] }));
+    await h.reconcile([widgetSpec('new/a', props(), { aliases: ['old/a'] })]);
     expect(server.writes()).toBe(0);
     expect(await h.record('old/a')).toBeUndefined();
     expect((await h.record('new/a'))?.physicalId).toBe(server.list()[0].id);
-    expect(h.lines.join('\n')).toContain("moved from 'old/a' (alias)");
+    expect(h.log).toContain("moved from 'old/a' (alias)");
   });
 
-  test('references resolve from the referenced record, and are recorded as dependencies', async () => {
-    await h.apply(widgetSpec('a', props()));
-    const ref = { $ref: { resource: 'a', attribute: 'id' } };
-    await h.apply(widgetSpec('b', props({ name: 'beta', label: { $concat: ['child-of-', ref] } })));
-    const a = server.list().find((t) => t.name === 'alpha')!;
-    expect(server.list().find((t) => t.name === 'beta')?.label).toBe(`child-of-${a.id}`);
+  test('a rename without an alias takes the object over by its natural key: no delete, no create', async () => {
+    await h.reconcile([widgetSpec('old', props({ label: 'data' }))]);
+    const id = server.list()[0].id;
+    server.resetCalls();
+    const plan = await h.reconcile([widgetSpec('renamed', props({ label: 'data' }))]);
+    expect(plan.resources.map((r) => [r.id, r.action])).toEqual([['renamed', 'no-op']]);
+    expect(server.writes()).toBe(0);
+    expect(server.list()).toEqual([expect.objectContaining({ id, label: 'data' })]);
+    expect(await h.record('old')).toBeUndefined();
+    expect(await h.record('renamed')).toMatchObject({ physicalId: id, status: 'ready' });
+    expect(h.log).toContain(`moved from 'old' (the same test:widget ${server.url} alpha)`);
+  });
+
+  test('references resolve in the same run, in dependency order, and are recorded as dependencies', async () => {
+    const child = widgetSpec('b', props({ name: 'beta', label: { $concat: ['child-of-', ref('a')] } }));
+    await h.reconcile([child, widgetSpec('a', props())]);
+    expect(server.list().find((t) => t.name === 'beta')?.label).toBe(`child-of-${idOf('alpha')}`);
     expect((await h.record('b'))?.dependencies).toEqual(['a']);
   });
 
-  test('a reference to a resource not yet applied fails clearly', async () => {
-    const spec = widgetSpec('b', props({ label: { $ref: { resource: 'nope', attribute: 'id' } } }));
-    await expect(h.apply(spec)).rejects.toThrow("b references nope.id, but nope has not been applied yet");
+  test('a replaced dependency carries its new output to its dependents in the same run', async () => {
+    const stack = (name: string) => [widgetSpec('a', props({ name })), widgetSpec('b', props({ name: 'beta', label: ref('a') }))];
+    await h.reconcile(stack('alpha'));
+    const plan = await h.plan(stack('alpha-2'));
+    expect(plan.resources.find((r) => r.id === 'b')).toMatchObject({ action: 'update', changes: [{ path: 'label', after: '(known after apply)' }] });
+    await h.reconcile(stack('alpha-2'));
+    expect(server.list().find((t) => t.name === 'beta')?.label).toBe(idOf('alpha-2'));
   });
 
-  test('a missing secret variable names the variable and the resource', async () => {
+  test('a reference to a secret output is stored as a reference, never as the value', async () => {
+    h.env = { PGSTACKS_STATE_KEY: 'correct horse battery staple' };
+    await h.reconcile([widgetSpec('a', props()), widgetSpec('b', props({ name: 'beta', label: ref('a', 'apiKey') }))]);
+    const apiKey = server.list().find((t) => t.name === 'alpha')!.apiKey;
+    expect(server.list().find((t) => t.name === 'beta')?.label).toBe(apiKey);
+    const stored = JSON.stringify(await h.record('b'));
+    expect(stored).not.toContain(apiKey);
+    expect((await h.record('b'))?.props.label).toEqual(ref('a', 'apiKey'));
+    // The widget API echoes the label back: that output is kept with the secret outputs.
+    expect((await h.record('b'))?.outputs).not.toHaveProperty('label');
+    expect(h.log).not.toContain(apiKey);
+  });
+
+  test('a missing secret variable names the variable and the resource, before any call', async () => {
     const spec = widgetSpec('a', props({ token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } }));
-    await expect(h.apply(spec)).rejects.toThrow(/a \(test:widget\) needs the environment variable WIDGET_TOKEN \(Secret\.fromEnv\), but it is not set/);
+    await expect(h.reconcile([spec])).rejects.toThrow(/a: needs the environment variable WIDGET_TOKEN \(Secret\.fromEnv\), but it is not set/);
     expect(server.calls).toHaveLength(0);
   });
 
@@ -145,29 +192,30 @@ describe('apply', () => {
     server.requiredToken = 's3cret-token-1';
     h.env = { WIDGET_TOKEN: 's3cret-token-1' };
     const spec = widgetSpec('a', props({ token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } }));
-    await h.apply(spec);
+    await h.reconcile([spec]);
     server.resetCalls();
     server.requiredToken = 's3cret-token-2';
     h.env = { WIDGET_TOKEN: 's3cret-token-2' };
-    await h.apply(spec);
+    const plan = await h.reconcile([spec]);
+    expect(plan.resources[0].changes).toEqual([expect.objectContaining({ path: 'token', before: '(sensitive value)', after: '(sensitive value)' })]);
     expect(server.writes('PATCH')).toBe(1);
-    const stored = JSON.stringify(await h.record('a'));
-    expect(stored).not.toContain('s3cret-token');
-    expect(h.lines.join('\n')).not.toContain('s3cret-token');
+    expect(JSON.stringify(await h.record('a'))).not.toContain('s3cret-token');
+    expect(h.log).not.toContain('s3cret-token');
   });
 
   test('an API error that echoes a secret is reported masked', async () => {
     server.requiredToken = 'right-token';
     h.env = { WIDGET_TOKEN: 'wrong-token-value' };
     const spec = widgetSpec('a', props({ token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } }));
-    const error = (await h.apply(spec).catch((e: Error) => e)) as Error;
+    const error = (await h.reconcile([spec]).catch((e: Error) => e)) as Error;
     expect(error.message).toContain('create failed: POST /widgets: HTTP 401 {"error":"bad token: Bearer ***"}');
     expect(error.message).not.toContain('wrong-token-value');
+    expect(h.log).not.toContain('wrong-token-value');
   });
 
   test('secret outputs are encrypted when PGSTACKS_STATE_KEY is set', async () => {
     h.env = { PGSTACKS_STATE_KEY: 'correct horse battery staple' };
-    await h.apply(widgetSpec('a', props()));
+    await h.reconcile([widgetSpec('a', props())]);
     const record = await h.record('a');
     expect(record?.secretOutputs).toMatchObject({ encrypted: true, alg: 'aes-256-gcm', names: ['apiKey'] });
     expect(JSON.stringify(record)).not.toContain(server.list()[0].apiKey);
@@ -176,70 +224,113 @@ describe('apply', () => {
   });
 
   test('invalid props at apply name the field', async () => {
-    await expect(h.apply(widgetSpec('a', props({ size: 500 })))).rejects.toThrow(/a \(test:widget\): invalid props: size: Too big/);
+    await expect(h.reconcile([widgetSpec('a', props({ size: 500 }))])).rejects.toThrow(/a: invalid props: size: Too big/);
+  });
+
+  test('one failure does not stop independent resources; its dependents are skipped', async () => {
+    const stack = [
+      widgetSpec('bad', props({ name: 'bad', endpoint: 'http://127.0.0.1:9' })),
+      widgetSpec('child', props({ name: 'child', label: ref('bad') })),
+      widgetSpec('good', props({ name: 'good' })),
+    ];
+    await expect(h.reconcile(stack)).rejects.toThrow(/2 of 3 resources were not applied:\n {2}bad: .*create failed.*\n {2}child: not applied because bad failed/);
+    expect(server.list().map((t) => t.name)).toEqual(['good']);
+  });
+
+  test('many resources run in parallel, bounded', async () => {
+    h.parallelism = 4;
+    const stack = Array.from({ length: 24 }, (_, i) => widgetSpec(`w${i}`, props({ name: `w${i}` })));
+    await h.reconcile(stack);
+    expect(server.list()).toHaveLength(24);
+    expect((await h.store.list('test')).every((r) => r.status === 'ready')).toBe(true);
+  });
+
+  test('a stop reason halts the run before the next resource; begin runs, end does not', async () => {
+    const events: string[] = [];
+    let started = 0;
+    h.parallelism = 1;
+    const stack = Array.from({ length: 5 }, (_, i) => widgetSpec(`w${i}`, props({ name: `w${i}` })));
+    await expect(
+      h.reconcile(stack, {
+        begin: async () => void events.push('begin'),
+        end: async () => void events.push('end'),
+        stopReason: () => (started++ >= 2 ? 'terraform is gone' : undefined),
+      }),
+    ).rejects.toThrow(/terraform is gone/);
+    expect(events).toEqual(['begin']);
+    expect(server.list().length).toBeLessThan(5);
   });
 });
 
-describe('destroy and prune', () => {
-  test('destroy deletes a DESTROY resource and is idempotent', async () => {
-    const spec = widgetSpec('a', props());
-    await h.apply(spec);
-    await h.destroy(spec);
-    expect(server.list()).toHaveLength(0);
-    expect(await h.record('a')).toBeUndefined();
-    await h.destroy(spec);
-    expect(h.lines.at(-1)).toContain('nothing to delete');
+describe('removal and destroy', () => {
+  test('destroy deletes every DESTROY object, forgets RETAIN ones, and is idempotent', async () => {
+    await h.reconcile([widgetSpec('a', props()), widgetSpec('r', props({ name: 'kept' }), { removalPolicy: 'retain' })]);
+    server.resetCalls();
+    await h.destroy();
+    expect(server.list().map((t) => t.name)).toEqual(['kept']);
+    expect(await h.store.list('test')).toEqual([]);
+    expect(h.log).toMatch(/r: forgot: removal policy RETAIN, so test:widget w-\d+ was kept/);
+    await h.destroy();
+    expect(h.lines.at(-1)).toContain('nothing in the');
   });
 
   test('destroy of an object already gone remotely still succeeds', async () => {
-    const spec = widgetSpec('a', props());
-    await h.apply(spec);
+    await h.reconcile([widgetSpec('a', props())]);
     server.things.get('widgets')!.clear();
-    await h.destroy(spec);
+    await h.destroy();
     expect(await h.record('a')).toBeUndefined();
   });
 
-  test('destroy forgets a RETAIN resource and keeps the object', async () => {
-    const spec = widgetSpec('a', props(), { removalPolicy: 'retain' });
-    await h.apply(spec);
-    server.resetCalls();
-    await h.destroy(spec);
-    expect(server.writes()).toBe(0);
-    expect(server.list()).toHaveLength(1);
-    expect(await h.record('a')).toBeUndefined();
-    expect(h.lines.at(-1)).toMatch(/forgot: removal policy RETAIN, so test:widget w-\d+ was kept/);
+  test('destroy finds what an interrupted create made and deletes it', async () => {
+    const spec = widgetSpec('a', props());
+    await h.store.put({
+      stack: 'test', id: 'a', type: 'test:widget', status: 'creating', spec, props: spec.props, outputs: {},
+      dependencies: [], createdAt: '', updatedAt: '', handlerVersion: 'test',
+    });
+    server.things.set('widgets', new Map([['w-99', { id: 'w-99', name: 'alpha', size: 1, apiKey: 'k' }]]));
+    await h.destroy();
+    expect(server.list()).toEqual([]);
   });
 
-  test('prune deletes undeclared resources, dependents first, and keeps declared ones and aliases', async () => {
-    await h.apply(widgetSpec('parent', props({ name: 'parent' })));
-    await h.apply(widgetSpec('child', props({ name: 'child', label: { $ref: { resource: 'parent', attribute: 'id' } } })));
-    await h.apply(widgetSpec('kept', props({ name: 'kept' })));
-    await h.apply(widgetSpec('aliased', props({ name: 'aliased' })));
+  test('undeclared resources are deleted, dependents first; declared ones and aliases stay', async () => {
+    await h.reconcile([
+      widgetSpec('parent', props({ name: 'parent' })),
+      widgetSpec('child', props({ name: 'child', label: ref('parent') })),
+      widgetSpec('kept', props({ name: 'kept' })),
+      widgetSpec('aliased', props({ name: 'aliased' })),
+    ]);
     server.resetCalls();
-    await h.prune(['kept'], ['aliased']);
-    const deleted = server.calls.filter((c) => c.method === 'DELETE').map((c) => c.path);
-    const id = (name: string) => `/widgets/${[...server.things.get('widgets')!.values()].find((t) => t.name === name)?.id}`;
-    expect(deleted).toHaveLength(2);
+    const plan = await h.reconcile([widgetSpec('kept', props({ name: 'kept' })), widgetSpec('moved', props({ name: 'aliased' }), { aliases: ['aliased'] })]);
+    expect(plan.resources.filter((r) => r.action === 'delete').map((r) => r.id).sort()).toEqual(['child', 'parent']);
+    expect(server.writes('DELETE')).toBe(2);
     expect(server.list().map((t) => t.name).sort()).toEqual(['aliased', 'kept']);
-    // child (which references parent) went first
     expect(h.lines.findIndex((l) => l.startsWith('pgstacks: child: deleted'))).toBeLessThan(h.lines.findIndex((l) => l.startsWith('pgstacks: parent: deleted')));
-    expect(id('kept')).toMatch(/w-/);
-    expect((await h.store.list('test')).map((r) => r.id).sort()).toEqual(['aliased', 'kept']);
+    expect((await h.store.list('test')).map((r) => r.id).sort()).toEqual(['kept', 'moved']);
   });
 
-  test('prune forgets a removed RETAIN resource without deleting it', async () => {
-    await h.apply(widgetSpec('a', props(), { removalPolicy: 'retain' }));
-    await h.prune([]);
+  test('a removed RETAIN resource is forgotten, not deleted', async () => {
+    await h.reconcile([widgetSpec('a', props(), { removalPolicy: 'retain' })]);
+    await h.reconcile([]);
     expect(server.list()).toHaveLength(1);
     expect(await h.record('a')).toBeUndefined();
-    expect(h.lines.at(-1)).toContain('forgot (no longer in the code)');
+    expect(h.log).toContain('forgot (no longer in the code)');
   });
 
   test('a failed delete keeps what the failed one depends on', async () => {
-    await h.apply(widgetSpec('parent', props({ name: 'parent' })));
-    await h.apply(widgetSpec('child', props({ name: 'child', label: { $ref: { resource: 'parent', attribute: 'id' } } })));
+    await h.reconcile([widgetSpec('parent', props({ name: 'parent' })), widgetSpec('child', props({ name: 'child', label: ref('parent') }))]);
     server.requiredToken = 'now-required';
-    await expect(h.prune([])).rejects.toThrow(/prune failed for child: .*HTTP 401.*; parent: kept because child could not be removed/);
+    await expect(h.reconcile([])).rejects.toThrow(/child: .*HTTP 401.*\n {2}parent: not applied because child failed/);
     expect((await h.store.list('test')).map((r) => r.id).sort()).toEqual(['child', 'parent']);
+  });
+
+  test('an object another record owns now is never deleted with the record that had it', async () => {
+    await h.reconcile([widgetSpec('a', props())]);
+    const record = (await h.record('a'))!;
+    // A stale copy (a refactor gone wrong by hand): both records point at one object.
+    await h.store.put({ ...record, id: 'stale' });
+    await h.reconcile([widgetSpec('a', props())]);
+    expect(server.list()).toHaveLength(1);
+    expect(await h.record('stale')).toBeUndefined();
+    expect(h.log).toContain("stale: kept test:widget");
   });
 });

@@ -2,9 +2,10 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LifecycleEngine } from '../../src/runtime/engine';
+import { LifecycleEngine, type RunHooks } from '../../src/runtime/engine';
 import { Logger } from '../../src/runtime/log';
-import type { PruneSpec, ResourceSpec } from '../../src/runtime/spec';
+import type { StackPlan } from '../../src/runtime/plan';
+import type { ResourceSpec } from '../../src/runtime/spec';
 import { LocalDirectoryStore } from '../../src/runtime/state';
 import './widget-type';
 
@@ -13,26 +14,47 @@ export class EngineHarness {
   readonly store = new LocalDirectoryStore(path.join(this.dir, 'state'));
   readonly lines: string[] = [];
   env: NodeJS.ProcessEnv = {};
+  parallelism?: number;
 
   engine(): LifecycleEngine {
-    return new LifecycleEngine({ store: this.store, env: this.env, logger: new Logger((l) => this.lines.push(l)), version: 'test' });
+    return new LifecycleEngine({ store: this.store, env: this.env, logger: new Logger((l) => this.lines.push(l)), version: 'test', parallelism: this.parallelism });
   }
 
-  apply(spec: ResourceSpec): Promise<void> {
-    return this.engine().apply(spec);
+  /** What `apply` and `remove` have declared so far, by logical id. */
+  readonly declared = new Map<string, ResourceSpec>();
+
+  /** Declares `spec` (replacing one with its id) and runs the engine over everything declared. */
+  apply(spec: ResourceSpec): Promise<StackPlan> {
+    this.declared.set(spec.id, spec);
+    return this.reconcile([...this.declared.values()]);
   }
 
-  destroy(spec: ResourceSpec): Promise<void> {
-    return this.engine().destroy(spec);
+  /** Stops declaring the given ids and runs the engine. */
+  remove(...ids: string[]): Promise<StackPlan> {
+    for (const id of ids) this.declared.delete(id);
+    return this.reconcile([...this.declared.values()]);
   }
 
-  prune(resources: string[], aliases: string[] = []): Promise<void> {
-    const spec: PruneSpec = { type: 'pgstacks:prune', stack: 'test', resources, aliases };
-    return this.engine().prune(spec);
+  /** One engine run over a stack that declares exactly `specs`. */
+  reconcile(specs: ResourceSpec[], hooks?: RunHooks): Promise<StackPlan> {
+    return this.engine().reconcile({ stack: 'test', resources: specs }, hooks);
+  }
+
+  plan(specs: ResourceSpec[]): Promise<StackPlan> {
+    return this.engine().plan({ stack: 'test', resources: specs });
+  }
+
+  destroy(): Promise<void> {
+    return this.engine().destroyStack('test');
   }
 
   record(id: string) {
     return this.store.get('test', id);
+  }
+
+  /** The lines of the last run, for messages. */
+  get log(): string {
+    return this.lines.join('\n');
   }
 
   cleanup(): void {

@@ -35,7 +35,7 @@ async function call(props: ThingProps, method: 'GET' | 'POST' | 'PATCH' | 'DELET
 
 const outputs = (t: Thing): ThingOutputs => ({ id: t.id, name: t.name, size: t.size, color: t.color ?? null, label: t.label ?? null });
 
-function thingType(name: 'test:widget' | 'test:gadget', collection: string, options: Pick<ResourceType, 'replaceOrder' | 'defaultRemovalPolicy'>) {
+function thingType(name: 'test:widget' | 'test:gadget', collection: string, options: Pick<ResourceType<ThingProps, ThingOutputs>, 'replaceOrder' | 'defaultRemovalPolicy' | 'naturalKey'>) {
   return defineResourceType<ThingProps, ThingOutputs>({
     name,
     module: __filename,
@@ -54,7 +54,9 @@ function thingType(name: 'test:widget' | 'test:gadget', collection: string, opti
     },
     async read(id, props) {
       const { status, json } = await call(props, 'GET', `/${collection}/${id}`);
-      return status === 404 ? undefined : { outputs: outputs(json), observed: json };
+      if (status === 404) return undefined;
+      const drift = (['size', 'color', 'label'] as const).filter((key) => (json[key] ?? undefined) !== props[key]);
+      return { outputs: outputs(json), observed: json, drift };
     },
     async update(id, _old, props) {
       const { status, json } = await call(props, 'PATCH', `/${collection}/${id}`, { size: props.size, color: props.color ?? null, label: props.label ?? null });
@@ -72,5 +74,9 @@ function thingType(name: 'test:widget' | 'test:gadget', collection: string, opti
   });
 }
 
-export const widgetType = thingType('test:widget', 'widgets', { replaceOrder: 'delete-before-create', defaultRemovalPolicy: 'destroy' });
+export const widgetType = thingType('test:widget', 'widgets', {
+  replaceOrder: 'delete-before-create',
+  defaultRemovalPolicy: 'destroy',
+  naturalKey: (props: ThingProps) => `${props.endpoint} ${props.name}`,
+});
 export const gadgetType = thingType('test:gadget', 'gadgets', { replaceOrder: 'create-before-delete', defaultRemovalPolicy: 'retain' });

@@ -1,6 +1,7 @@
-/** The spec's encodings: what Terraform stores and what the handler reads back. */
-import { decodeSpec, encodeTriggers, type ResourceSpec } from '../../src/runtime/spec';
-import { diffProps, isImmutable } from '../../src/runtime/engine';
+/** The spec's encodings, the manifest, prop diffs and deploy-time resolution. */
+import { diffProps, isImmutable } from '../../src/runtime/plan';
+import { resolveProps, substituteSecrets } from '../../src/runtime/resolve';
+import { encodeTriggers, parseManifest, type ResourceSpec } from '../../src/runtime/spec';
 
 const spec: ResourceSpec = {
   type: 'test:widget',
@@ -12,18 +13,17 @@ const spec: ResourceSpec = {
   aliases: ['old/a'],
 };
 
-test.each(['object', 'strings'] as const)('a spec survives the %s encoding (terraform_data / null_resource)', (format) => {
-  const triggers = encodeTriggers(spec, format);
-  if (format === 'strings') for (const value of Object.values(triggers)) expect(typeof value).toBe('string');
-  expect(decodeSpec(JSON.stringify(triggers))).toEqual(spec);
+test('null_resource triggers are strings; terraform_data triggers keep the object', () => {
+  const strings = encodeTriggers(spec, 'strings');
+  for (const value of Object.values(strings)) expect(typeof value).toBe('string');
+  expect(JSON.parse(strings.props as string)).toEqual(spec.props);
+  expect(encodeTriggers(spec, 'object')).toMatchObject({ props: spec.props, aliases: ['old/a'], allowReplacement: true });
 });
 
-test('defaults are left out of the triggers and restored when decoded', () => {
-  const plain: ResourceSpec = { ...spec, allowReplacement: false, aliases: [] };
-  const triggers = encodeTriggers(plain, 'object');
+test('defaults are left out of the triggers', () => {
+  const triggers = encodeTriggers({ ...spec, allowReplacement: false, aliases: [] }, 'object');
   expect(triggers).not.toHaveProperty('allowReplacement');
   expect(triggers).not.toHaveProperty('aliases');
-  expect(decodeSpec(JSON.stringify(triggers))).toEqual(plain);
 });
 
 test('keys are sorted, so equal specs encode equally', () => {
@@ -32,9 +32,13 @@ test('keys are sorted, so equal specs encode equally', () => {
   );
 });
 
-test('a missing or malformed spec is a clear error', () => {
-  expect(() => decodeSpec(undefined)).toThrow('PGSTACKS_SPEC is not set');
-  expect(() => decodeSpec('{"type":"x"}')).toThrow();
+test('a manifest is parsed with defaults; a malformed one names its file', () => {
+  const { allowReplacement, aliases, ...minimal } = spec;
+  void allowReplacement;
+  void aliases;
+  expect(parseManifest(JSON.stringify({ stack: 's', resources: [minimal] }), 'm.json').resources[0]).toEqual({ ...spec, allowReplacement: false, aliases: [] });
+  expect(() => parseManifest('{"stack":', 'm.json')).toThrow(/the stack manifest m\.json is not valid JSON/);
+  expect(() => parseManifest('{"stack":"s","resources":[{"type":"x"}]}', 'm.json')).toThrow(/the stack manifest m\.json is malformed: resources\.0\.stack/);
 });
 
 test('diffs are per leaf path; markers are leaves; a parent path covers its children', () => {
@@ -44,4 +48,39 @@ test('diffs are per leaf path; markers are leaves; a parent path covers its chil
   expect(isImmutable('options', ['options.database'])).toBe(true);
   expect(isImmutable('size', ['name'])).toBe(false);
   expect(isImmutable('size', ['*'])).toBe(true);
+});
+
+describe('resolution', () => {
+  const outputs: Record<string, { value: string; secret: boolean }> = { 'user.name': { value: 'u1', secret: false }, 'user.password': { value: 'pw-123456', secret: true } };
+  const sources = (env: Record<string, string> = {}) => ({
+    ref: (ref: { resource: string; attribute: string }) => {
+      const found = outputs[`${ref.resource}.${ref.attribute}`];
+      return found ? { known: true as const, ...found } : { known: false as const, why: 'later' };
+    },
+    env: (name: string) => env[name],
+  });
+
+  test('public references are filled in; secrets and secret references stay markers in the stored form', () => {
+    const props = {
+      user: { $ref: { resource: 'user', attribute: 'name' } },
+      dsn: { $concat: ['postgres://', { $ref: { resource: 'user', attribute: 'name' } }, ':', { $ref: { resource: 'user', attribute: 'password' } }, '@h/db'] },
+      key: { $secret: { fromEnv: 'KEY' } },
+      port: { $tf: 'PGSTACKS_TF_0' },
+    };
+    const resolved = resolveProps(props, sources({ KEY: 'k-secret', PGSTACKS_TF_0: '5432' }));
+    expect(resolved.props).toEqual({
+      user: 'u1',
+      dsn: { $concat: ['postgres://', 'u1', ':', { $ref: { resource: 'user', attribute: 'password' } }, '@h/db'] },
+      key: { $secret: { fromEnv: 'KEY' } },
+      port: 5432,
+    });
+    expect([...resolved.secrets]).toEqual([['user.password', 'pw-123456'], ['KEY', 'k-secret']]);
+    expect(substituteSecrets(resolved.props, resolved.secrets)).toEqual({ user: 'u1', dsn: 'postgres://u1:pw-123456@h/db', key: 'k-secret', port: 5432 });
+  });
+
+  test('unknown references and missing variables are reported, not thrown', () => {
+    const resolved = resolveProps({ a: { $ref: { resource: 'later', attribute: 'x' } }, b: { $secret: { fromEnv: 'NOPE' } } }, sources());
+    expect(resolved.unknown).toEqual(['a']);
+    expect(resolved.missing).toEqual(['NOPE']);
+  });
 });

@@ -1,7 +1,7 @@
 /**
  * Synth: the JSON each lifecycle-resource mode produces, validation errors, and secrets.
  */
-import { App, TerraformStack, TerraformVariable, Testing } from 'cdktf';
+import { App, DataResource as TerraformData, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { Construct } from 'constructs';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -26,18 +26,14 @@ describe('terraform_data mode (default)', () => {
   });
   const resources = json.resource.terraform_data;
 
-  test('one lifecycle resource per construct, named after its logical id, plus the prune resource', () => {
-    expect(Object.keys(resources).sort()).toEqual(['a', 'b', 'pgstacks_prune']);
+  test('one lifecycle resource per construct, named after its logical id, plus the reconciler and the teardown', () => {
+    expect(Object.keys(resources).sort()).toEqual(['a', 'b', 'pgstacks', 'pgstacks_teardown']);
     expect(json.resource.null_resource).toBeUndefined();
   });
 
-  test('the spec goes into triggers_replace, without defaults', () => {
-    expect(resources.a.triggers_replace).toEqual({
-      type: 'test:widget',
-      stack: 'test',
-      id: 'a',
-      props: { endpoint, name: 'alpha', size: 1 },
-      removalPolicy: 'destroy',
+  test('the spec goes into triggers_replace, without defaults; the lifecycle resources run nothing', () => {
+    expect(resources.a).toEqual({
+      triggers_replace: { type: 'test:widget', stack: 'test', id: 'a', props: { endpoint, name: 'alpha', size: 1 }, removalPolicy: 'destroy' },
     });
     expect(resources.b.triggers_replace).toMatchObject({
       removalPolicy: 'retain',
@@ -46,28 +42,42 @@ describe('terraform_data mode (default)', () => {
     });
   });
 
-  test('create_before_destroy, quiet apply and destroy provisioners reading the spec from self', () => {
-    expect(resources.a.lifecycle).toEqual({ create_before_destroy: true });
-    const [apply, destroy] = resources.a.provisioner.map((p: any) => p['local-exec']);
-    expect(apply).toEqual({
-      command: expect.stringMatching(/^node assets\/.+\/pgstacks-handler\.js apply$/),
-      quiet: true,
-      environment: { PGSTACKS_SPEC: '${jsonencode(self.triggers_replace)}', PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/\.pgstacks\/state$/) },
+  test('the reconciler runs the engine over the manifest after every lifecycle resource, and again when one is replaced', () => {
+    const reconciler = resources.pgstacks;
+    const marker = reconciler.provisioner[0]['local-exec'].environment.PGSTACKS_RUN_MARKER;
+    expect(marker).toMatch(/^(\.\.\/)+.*\.pgstacks\/state\/test\/\.unfinished-run$/);
+    expect(reconciler.triggers_replace).toEqual({
+      manifest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      unfinished_run: `\${fileexists("${marker}") ? trimspace(file("${marker}")) : "none"}`,
     });
-    expect(destroy).toMatchObject({ when: 'destroy', quiet: true, command: expect.stringMatching(/ delete$/) });
+    expect(reconciler.lifecycle).toEqual({ replace_triggered_by: ['terraform_data.a', 'terraform_data.b'] });
+    expect(reconciler.depends_on).toEqual(['terraform_data.pgstacks_teardown']);
+    expect(reconciler.provisioner).toEqual([
+      {
+        'local-exec': {
+          command: expect.stringMatching(/^exec node assets\/.+\/pgstacks-handler\.js reconcile$/),
+          quiet: true,
+          environment: {
+            PGSTACKS_MANIFEST: expect.stringMatching(/^assets\/.+\/pgstacks-manifest\.json$/),
+            PGSTACKS_PLANNED_RUN: '${self.triggers_replace.unfinished_run}',
+            PGSTACKS_RUN_MARKER: expect.stringMatching(/^\.\..*\/test\/\.unfinished-run$/),
+            PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/^\.\..*\.pgstacks\/state$/),
+          },
+        },
+      },
+    ]);
   });
 
-  test('a reference adds the dependency and re-runs the dependent when the target is replaced', () => {
-    expect(resources.b.depends_on).toEqual(['terraform_data.a']);
-    expect(resources.b.lifecycle).toEqual({ create_before_destroy: true, replace_triggered_by: ['terraform_data.a'] });
-  });
-
-  test('the prune resource lists the stack\'s resources and aliases and runs after all of them', () => {
-    const prune = resources.pgstacks_prune;
-    expect(prune.triggers_replace).toEqual({ type: 'pgstacks:prune', stack: 'test', resources: ['a', 'b'], aliases: ['old-b'] });
-    expect(prune.depends_on).toEqual(['terraform_data.a', 'terraform_data.b']);
-    expect(prune.provisioner).toHaveLength(1);
-    expect(prune.provisioner[0]['local-exec'].command).toMatch(/ prune$/);
+  test('the teardown deletes the stack on destroy, after the lifecycle resources', () => {
+    const teardown = resources.pgstacks_teardown;
+    expect(teardown.triggers_replace).toEqual({ stack: 'test' });
+    expect(teardown.depends_on).toEqual(['terraform_data.a', 'terraform_data.b']);
+    expect(teardown.provisioner[0]['local-exec']).toEqual({
+      command: expect.stringMatching(/ destroy$/),
+      when: 'destroy',
+      quiet: true,
+      environment: { PGSTACKS_STACK: 'test', PGSTACKS_RUN_MARKER: expect.any(String), PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/\.pgstacks\/state$/) },
+    });
   });
 
   test('nested constructs get readable, unique Terraform names', () => {
@@ -77,7 +87,34 @@ describe('terraform_data mode (default)', () => {
       new Widget(stack, 'team_a', { endpoint, name: 'beta', size: 1 });
     });
     const names = Object.keys(nested.resource.terraform_data).sort();
-    expect(names).toEqual(['pgstacks_prune', 'team_a', expect.stringMatching(/^team_a_[0-9a-f]{8}$/)]);
+    expect(names).toEqual(['pgstacks', 'pgstacks_teardown', 'team_a', expect.stringMatching(/^team_a_[0-9a-f]{8}$/)]);
+  });
+
+  test('a native resource that depends on a pgstacks construct waits for the engine run', () => {
+    const withNative = synth((stack) => {
+      const a = new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
+      new TerraformData(stack, 'after', { dependsOn: [a] });
+    });
+    expect(withNative.resource.terraform_data.after.depends_on).toEqual(['terraform_data.pgstacks']);
+  });
+
+  test('literal strings are escaped so Terraform never evaluates them; Terraform values reach the engine', () => {
+    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-synth-'));
+    const app = new App({ outdir });
+    const stack = new TerraformStack(app, 'test');
+    const label = new TerraformVariable(stack, 'label', { type: 'string' });
+    new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1, label: '${file("/etc/passwd")} %{if x}' });
+    new Widget(stack, 'b', { endpoint, name: 'beta', size: 1, label: `v-${label.stringValue}` });
+    app.synth();
+    const stackDir = path.join(outdir, 'stacks/test');
+    const tf = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8')).resource.terraform_data;
+    expect(tf.a.triggers_replace.props.label).toBe('$${file("/etc/passwd")} %%{if x}');
+    expect(tf.b.triggers_replace.props.label).toBe('v-${var.label}');
+    const env = tf.pgstacks.provisioner[0]['local-exec'].environment;
+    expect(env.PGSTACKS_TF_0).toBe('${jsonencode("v-${var.label}")}');
+    const manifest = JSON.parse(fs.readFileSync(path.join(stackDir, env.PGSTACKS_MANIFEST), 'utf8'));
+    expect(manifest.resources.map((r: any) => r.props.label)).toEqual(['${file("/etc/passwd")} %{if x}', { $tf: 'PGSTACKS_TF_0' }]);
+    fs.rmSync(outdir, { recursive: true });
   });
 });
 
@@ -90,7 +127,7 @@ describe('null_resource mode', () => {
 
   test('null_resource with string triggers and a null provider added automatically', () => {
     expect(json.resource.terraform_data).toBeUndefined();
-    expect(Object.keys(json.resource.null_resource).sort()).toEqual(['a', 'g', 'pgstacks_prune']);
+    expect(Object.keys(json.resource.null_resource).sort()).toEqual(['a', 'g', 'pgstacks', 'pgstacks_teardown']);
     expect(json.provider).toHaveProperty('null');
     expect(json.terraform.required_providers.null).toMatchObject({ source: 'null' });
     const triggers = json.resource.null_resource.g.triggers;
@@ -99,10 +136,10 @@ describe('null_resource mode', () => {
     expect(triggers.removalPolicy).toBe('retain');
   });
 
-  test('the provisioners read self.triggers', () => {
-    const provisioner = json.resource.null_resource.a.provisioner[0]['local-exec'];
-    expect(provisioner.environment.PGSTACKS_SPEC).toBe('${jsonencode(self.triggers)}');
-    expect(json.resource.null_resource.g.lifecycle).toEqual({ create_before_destroy: true, replace_triggered_by: ['null_resource.a'] });
+  test('the reconciler reads self.triggers', () => {
+    const reconciler = json.resource.null_resource.pgstacks;
+    expect(reconciler.provisioner[0]['local-exec'].environment.PGSTACKS_PLANNED_RUN).toBe('${self.triggers.unfinished_run}');
+    expect(reconciler.lifecycle).toEqual({ replace_triggered_by: ['null_resource.a', 'null_resource.g'] });
   });
 
   test('an existing NullProvider is reused, not duplicated', () => {
@@ -210,8 +247,8 @@ describe('secrets and the synthesized output', () => {
     const app = new App({ outdir });
     new Widget(new TerraformStack(app, 'test'), 'a', { endpoint, name: 'alpha', size: 1 });
     app.synth();
-    const command: string = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/test/cdk.tf.json'), 'utf8')).resource.terraform_data.a.provisioner[0]['local-exec'].command;
-    const handler = path.join(outdir, 'stacks/test', command.split(' ')[1]);
+    const command: string = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/test/cdk.tf.json'), 'utf8')).resource.terraform_data.pgstacks.provisioner[0]['local-exec'].command;
+    const handler = path.join(outdir, 'stacks/test', command.split(' ')[2]);
     const code = fs.readFileSync(handler, 'utf8');
     const requires = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
     const builtins = new Set(require('node:module').builtinModules);

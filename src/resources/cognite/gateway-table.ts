@@ -86,10 +86,14 @@ export function gatewayTableHandler<P extends TableProps>(
       return { outputs: outputs(props) };
     },
 
+    /** The gateway's unique name for a table: its project, user and table name. */
+    naturalKey: (props) => `${props.project.baseUrl} ${props.project.project} ${physicalId(props)}`,
+
     async read(_id, props, ctx) {
       try {
         const table = await cogniteClient(props.project, ctx).retrieveGatewayTable(props.username, props.tablename);
-        return table && { outputs: outputs(props), observed: table };
+        // Redefined outside pgstacks (dropped and created again): the definition is drift.
+        return table && { outputs: outputs(props), observed: table, drift: sameDefinition(table, toWire(props)) ? [] : [...definition] };
       } catch (err) {
         if (userGone(err)) return undefined;
         throw err;

@@ -2,8 +2,11 @@
  * Secret outputs at rest: AES-256-GCM with a key derived by scrypt from PGSTACKS_STATE_KEY, or
  * plain (in a 0600 file) when no key is set. Also the fingerprints that tell whether a secret
  * input changed since the last apply without storing it.
+ *
+ * scrypt is slow on purpose (~40 ms), so one engine run derives each key once: records sealed in
+ * one run share its salt, and derived keys and fingerprints are memoized per process.
  */
-import { createCipheriv, createDecipheriv, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 
 export type SealedSecrets =
   | { readonly encrypted: false; readonly values: Record<string, string> }
@@ -21,11 +24,25 @@ export type SealedSecrets =
 
 export const STATE_KEY_VARIABLE = 'PGSTACKS_STATE_KEY';
 
-const deriveKey = (passphrase: string, salt: Buffer) => scryptSync(passphrase, salt, 32);
+const derived = new Map<string, Buffer>();
+
+/** scrypt(secret, salt), memoized by a hash of both, so the secret itself is not a map key. */
+function slowHash(secret: string, salt: Buffer): Buffer {
+  const key = createHash('sha256').update(salt).update('\0').update(secret).digest('base64');
+  let value = derived.get(key);
+  if (!value) derived.set(key, (value = scryptSync(secret, salt, 32)));
+  return value;
+}
+
+let processSalt: Buffer | undefined;
+/** The salt of everything this process seals or fingerprints. */
+const runSalt = () => (processSalt ??= randomBytes(16));
+
+const deriveKey = (passphrase: string, salt: Buffer) => slowHash(passphrase, salt);
 
 export function sealSecrets(values: Record<string, string>, stateKey: string | undefined): SealedSecrets {
   if (!stateKey) return { encrypted: false, values };
-  const salt = randomBytes(16);
+  const salt = runSalt();
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', deriveKey(stateKey, salt), iv);
   const data = Buffer.concat([cipher.update(JSON.stringify(values), 'utf8'), cipher.final()]);
@@ -62,11 +79,12 @@ export function openSecrets(sealed: SealedSecrets, stateKey: string | undefined)
 
 /** A slow salted hash, so a state file does not make a weak secret guessable. */
 export function fingerprint(value: string, salt: string): string {
-  return scryptSync(value, Buffer.from(salt, 'base64'), 32).toString('base64');
+  return slowHash(value, Buffer.from(salt, 'base64')).toString('base64');
 }
 
+/** The salt for new fingerprints: one per run, so each secret value is hashed once. */
 export function newSalt(): string {
-  return randomBytes(16).toString('base64');
+  return runSalt().toString('base64');
 }
 
 export function sameFingerprint(value: string, salt: string, expected: string): boolean {

@@ -1,0 +1,31 @@
+/**
+ * The run marker: how Terraform learns that the last engine run did not finish. Terraform cannot
+ * tell by itself: it records the reconciler before its provisioner runs, so a run killed with
+ * Terraform (a cancelled CI job) can look done. The reconciler's triggers therefore include the
+ * marker file's content, read at plan time. A run writes a fresh value when it starts and, once
+ * every resource is applied, writes back the value it was planned with: a finished run leaves
+ * the plan unchanged, and an unfinished one changes it, so the next apply runs the engine again.
+ */
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+/** The marker's value when no run ever failed to finish (also when the file is missing). */
+export const NO_UNFINISHED_RUN = 'none';
+
+/** Marks a run as started: until `finishRun`, the next plan sees a new value. */
+export function startRun(file: string): Promise<void> {
+  return writeAtomically(file, `${new Date().toISOString()} pid ${process.pid}`);
+}
+
+/** Marks the run as finished: the marker goes back to the value this run was planned with. */
+export function finishRun(file: string, plannedValue: string): Promise<void> {
+  return writeAtomically(file, plannedValue);
+}
+
+async function writeAtomically(file: string, value: string): Promise<void> {
+  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  await fs.writeFile(temp, value, { mode: 0o600 });
+  await fs.rename(temp, file);
+}

@@ -1,0 +1,12 @@
+/** Where the local state store is: the variables and the default, shared by synth, handler and CLI. */
+import * as path from 'node:path';
+
+/** Overrides the state directory for the handler and the CLI. */
+export const STATE_DIR_VARIABLE = 'PGSTACKS_STATE_DIR';
+/** The directory the stack was synthesized with, relative to Terraform's working directory (set on the provisioners, not by users). */
+export const DEFAULT_STATE_DIR_VARIABLE = 'PGSTACKS_DEFAULT_STATE_DIR';
+
+/** The state directory the environment names, else `fallback`, resolved against the working directory. */
+export function stateDirectory(env: NodeJS.ProcessEnv, fallback = path.join('.pgstacks', 'state')): string {
+  return path.resolve(env[STATE_DIR_VARIABLE] || env[DEFAULT_STATE_DIR_VARIABLE] || fallback);
+}
