@@ -44,15 +44,17 @@ async function terraformLifecycle(resources: number): Promise<void> {
     record(`synth, ${resources} resources, first in the process (bundles the handler)`, (await time(() => declare(1)))[1]);
     record(`synth, ${resources} resources, again`, (await time(() => declare(1)))[1]);
     const handler = fs.readdirSync(path.join(project.stackDir, 'assets'), { recursive: true }).map(String).find((f) => f.endsWith('.js'))!;
+    const empty = path.join(project.dir, 'empty-manifest.json');
+    fs.writeFileSync(empty, JSON.stringify({ stack: 'none', resources: [] }));
     const starts: number[] = [];
     for (let i = 0; i < 7; i++) {
       const started = performance.now();
-      spawnSync('node', [path.join(project.stackDir, 'assets', handler), 'prune'], {
-        env: { ...process.env, PGSTACKS_SPEC: JSON.stringify({ type: 'pgstacks:prune', stack: 'none', resources: [] }), PGSTACKS_STATE_DIR: path.join(project.dir, 'empty') },
+      spawnSync('node', [path.join(project.stackDir, 'assets', handler), 'reconcile'], {
+        env: { ...process.env, PGSTACKS_MANIFEST: empty, PGSTACKS_STATE_DIR: path.join(project.dir, 'empty') },
       });
       starts.push(performance.now() - started);
     }
-    record('handler process, start to exit (median of 7)', median(starts));
+    record('handler process, start to exit, empty stack (median of 7)', median(starts));
     await project.init();
     record(`terraform apply, create ${resources} at -parallelism=10`, (await time(() => project.applyOk(['-parallelism=10'])))[1]);
     record(`terraform apply, no change`, (await time(() => project.applyOk(['-parallelism=10'])))[1]);
@@ -76,11 +78,11 @@ async function gatewayUsers(rounds: number): Promise<void> {
   try {
     for (let i = 0; i < rounds; i++) {
       const spec = userSpec(sandbox, `u${i}`);
-      creates.push((await time(() => engine.apply(spec)))[1]);
-      deletes.push((await time(() => engine.destroy(spec)))[1]);
+      creates.push((await time(() => engine.reconcile({ stack: 'test', resources: [spec] })))[1]);
+      deletes.push((await time(() => engine.destroyStack('test')))[1]);
     }
-    record(`gateway user create through the engine (preflight, session, user, login; median of ${rounds})`, median(creates));
-    record(`gateway user delete through the engine (median of ${rounds})`, median(deletes));
+    record(`engine run creating one gateway user (plan, preflight, session, user; median of ${rounds})`, median(creates));
+    record(`engine destroy of that stack (median of ${rounds})`, median(deletes));
   } finally {
     await sandbox.stop();
     fs.rmSync(dataDir, { recursive: true, force: true });

@@ -30,6 +30,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bundleHandler, synthWorkDirectory } from '../../src/runtime/bundle';
 import { HANDLER_ENV } from '../../src/runtime/handler-env';
+import type { ResourceType } from '../../src/runtime/resource-type';
 import { NO_UNFINISHED_RUN } from '../../src/runtime/run-marker';
 import { canonicalize, encodeTriggers, isMarkerValue, isObject, type Json, type JsonObject, type ResourceSpec, type StackManifest } from '../../src/runtime/spec';
 import { DEFAULT_STATE_DIR_VARIABLE } from '../../src/runtime/state/location';
@@ -56,6 +57,13 @@ export interface PgstacksOptions {
    * @default '.pgstacks/state' next to cdktf.json, like Terraform's own local state
    */
   readonly stateDirectory?: string;
+  /**
+   * Resource types the stack's handler must know besides the built-in ones and those of its
+   * constructs: a custom type whose last construct is removed, so the engine can still delete
+   * what it made.
+   * @default - none
+   */
+  readonly resourceTypes?: ResourceType[];
 }
 
 /** Stack-wide settings for pgstacks resources. */
@@ -123,6 +131,7 @@ export class PgstacksRuntime extends Construct {
   readonly reconciler: TerraformResource;
   private readonly teardown: TerraformResource;
   private readonly stateDirectory: string;
+  private readonly extraTypeModules: string[];
   private readonly entries: Entry[] = [];
   private readonly names = new Map<string, string>([[RECONCILER_NAME, '(reconciler)'], [TEARDOWN_NAME, '(teardown)']]);
   /** Terraform-only values in specs (another provider's attribute), by the variable that carries them. */
@@ -133,6 +142,7 @@ export class PgstacksRuntime extends Construct {
     super(stack, RUNTIME_ID);
     this.stackName = stack.node.id;
     this.kind = options.lifecycleResource ?? LifecycleResourceKind.TERRAFORM_DATA;
+    this.extraTypeModules = (options.resourceTypes ?? []).map((t) => t.module);
     const project = projectDirectory(this);
     const stackOutput = path.resolve(project, App.of(stack).outdir, 'stacks', this.stackName);
     this.stateDirectory = toPosix(path.relative(stackOutput, path.resolve(project, options.stateDirectory ?? path.join('.pgstacks', 'state'))));
@@ -221,7 +231,7 @@ export class PgstacksRuntime extends Construct {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text);
     this.prepared = {
-      handler: new TerraformAsset(this, 'handler', { path: bundleHandler(this.entries.map((e) => e.typeModule)), type: AssetType.FILE }),
+      handler: new TerraformAsset(this, 'handler', { path: bundleHandler([...this.extraTypeModules, ...this.entries.map((e) => e.typeModule)]), type: AssetType.FILE }),
       manifest: new TerraformAsset(this, 'manifest', { path: file, type: AssetType.FILE }),
       manifestHash: `sha256:${digest}`,
     };

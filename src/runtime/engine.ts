@@ -99,7 +99,7 @@ export class LifecycleEngine {
       await run.execute(hooks);
       await hooks.end?.();
       return plan;
-    });
+    }, { onWait: (message) => this.logger.line(message) });
   }
 
   /** Deletes every DESTROY object of the stack and forgets every record (RETAIN objects are kept). */
@@ -112,7 +112,7 @@ export class LifecycleEngine {
         await new StackRun(this, this.options, stack, records).removeAll(records, 'destroy', hooks);
       }
       await hooks.end?.();
-    });
+    }, { onWait: (message) => this.logger.line(message) });
   }
 
   get description(): string {
@@ -666,8 +666,8 @@ class StackRun {
     const type = this.typeOf(record.type);
     if (!type) {
       throw new PgstacksError(
-        `${record.id}: unknown resource type '${record.type}'. The handler bundle has no such type; ` +
-          `keep a construct of that type in the stack, or forget the record with 'pgstacks state rm ${this.stack} ${record.id}'.`,
+        `unknown resource type '${record.type}': the handler bundle has no such type. Keep a construct of that type in the stack ` +
+          `(or name the type in Pgstacks.configure's resourceTypes), or forget the record with 'pgstacks state rm ${this.stack} ${record.id}'.`,
       );
     }
     return type;

@@ -4,9 +4,10 @@
  */
 import type { TerraformStack } from 'cdktf';
 import * as fs from 'node:fs';
-import { RemovalPolicy, Secret } from '../../constructs/core';
+import { Pgstacks, RemovalPolicy, Secret } from '../../constructs/core';
 import { TerraformProject } from '../support/terraform';
 import { Gadget, Widget, type WidgetProps } from '../support/widget';
+import { widgetType } from '../support/widget-type';
 import { WidgetServer } from '../support/widget-server';
 
 let server: WidgetServer;
@@ -136,6 +137,19 @@ test('terraform destroy deletes everything it manages', async () => {
   expect(output).toContain('Destroy complete! Resources: 5 destroyed.'); // 3 constructs, the reconciler and the teardown
   // dependents first: second (which references team/first) is deleted before it
   expect(output.indexOf('second: deleted')).toBeLessThan(output.indexOf('team/first: deleted'));
+});
+
+test('removing the last construct deletes its object while Pgstacks.configure keeps the reconciler', async () => {
+  declare({ last: {} }, (stack) => void stack);
+  await project.applyOk();
+  expect(names()).toContain('last');
+  // A custom type must be named to stay in the handler; built-in types always are.
+  project.synth((stack) => Pgstacks.configure(stack, { resourceTypes: [widgetType] }));
+  const output = await project.applyOk();
+  expect(names()).not.toContain('last');
+  expect(await project.store.list('test')).toEqual([]);
+  expect(output).toMatch(/pgstacks: last: deleted \(no longer in the code\)/);
+  await project.destroyOk();
 });
 
 test('a secret from the environment reaches the API but not the plan, the log or Terraform state', async () => {

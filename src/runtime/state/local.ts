@@ -7,11 +7,13 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { ResourceRecord, StateStore } from './store';
+import type { LockOptions, ResourceRecord, StateStore } from './store';
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
-const LOCK_TIMEOUT_MS = 120_000;
+/** Long enough for a stray engine from a killed run to finish what it had started. */
+const LOCK_TIMEOUT_MS = 10 * 60_000;
+const LOCK_NOTICE_MS = 5_000;
 
 const encode = (name: string) => encodeURIComponent(name);
 const decode = (file: string) => decodeURIComponent(file.slice(0, -'.json'.length));
@@ -84,12 +86,13 @@ export class LocalDirectoryStore implements StateStore {
   }
 
   /** An exclusive lock file; a lock left by a dead process on this host is taken over. */
-  async withLock<T>(stack: string, fn: () => Promise<T>): Promise<T> {
+  async withLock<T>(stack: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     const dir = this.stackDir(stack);
     await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
     const lockFile = path.join(dir, '.lock');
     const owner = JSON.stringify({ pid: process.pid, host: os.hostname() });
     const started = Date.now();
+    let noticed = started;
     for (;;) {
       try {
         await fs.writeFile(lockFile, owner, { flag: 'wx', mode: FILE_MODE });
@@ -100,8 +103,16 @@ export class LocalDirectoryStore implements StateStore {
           await fs.rm(lockFile, { force: true });
           continue;
         }
+        const holder = await fs.readFile(lockFile, 'utf8').catch(() => '?');
         if (Date.now() - started > LOCK_TIMEOUT_MS) {
-          throw new Error(`state for stack '${stack}' is locked by ${await fs.readFile(lockFile, 'utf8').catch(() => '?')} (${lockFile})`);
+          throw new Error(
+            `state for stack '${stack}' is still locked by ${holder} after ${LOCK_TIMEOUT_MS / 60_000} minutes (${lockFile}). ` +
+              `If no pgstacks process of that stack is running any more, delete the lock file and apply again.`,
+          );
+        }
+        if (Date.now() - noticed >= LOCK_NOTICE_MS) {
+          noticed = Date.now();
+          options.onWait?.(`waiting for the lock of stack '${stack}', held by ${holder} (another run of this stack)`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }

@@ -40,6 +40,11 @@ export interface ResourceRecord {
   handlerVersion: string;
 }
 
+export interface LockOptions {
+  /** Told, every few seconds, who holds the lock while this caller waits for it. */
+  readonly onWait?: (message: string) => void;
+}
+
 export interface StateStore {
   /** Where the records are, for messages. */
   readonly description: string;
@@ -50,6 +55,6 @@ export interface StateStore {
   remove(stack: string, id: string): Promise<void>;
   list(stack: string): Promise<ResourceRecord[]>;
   stacks(): Promise<string[]>;
-  /** Runs `fn` holding the stack's exclusive lock (prune, state rm). */
-  withLock<T>(stack: string, fn: () => Promise<T>): Promise<T>;
+  /** Runs `fn` holding the stack's exclusive lock (an engine run, state rm). */
+  withLock<T>(stack: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
 }
