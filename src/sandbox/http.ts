@@ -1,29 +1,20 @@
 /**
  * The sandbox's HTTP layer, shared by every emulator: a small router on node:http, request bodies
- * (plain or gzip/deflate), the service's own error shape, an `x-request-id` on every response, and
- * the fault injector that tests use to make the sandbox misbehave like a real cloud API.
+ * (plain or gzip/deflate, size-limited after decompression), routes with zod schemas for their
+ * input (route.ts), the service's own error shape, an `x-request-id` on every response, a request
+ * log, and the fault injector.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-import * as zlib from 'node:zlib';
+import { DEFAULT_MAX_BODY_BYTES, readRequestBody } from './body';
+import { HttpError } from './errors';
+import { Faults } from './faults';
+import { runRoute, type InvalidInputFormatter, type Route } from './route';
 
-const gunzip = promisify(zlib.gunzip);
-const inflate = promisify(zlib.inflate);
-const MAX_BODY_BYTES = 16 * 1024 * 1024;
-
-/** An error answered in the service's error shape. `details` are service-specific fields. */
-export class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly details: Record<string, unknown> = {},
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-  }
-}
+export { HttpError } from './errors';
+export { Faults, type AppliedFault, type FaultInjector, type FaultRule } from './faults';
+export { listIssues, route, type InputPart, type InputSchema, type InvalidInputFormatter, type Route, type RouteInput, type RouteSpec } from './route';
 
 /** A non-default response; a handler's plain return value is a 200 JSON body. */
 export class Reply {
@@ -38,7 +29,7 @@ export interface RequestContext {
   readonly method: string;
   /** The pathname, still percent-encoded. */
   readonly path: string;
-  /** Path parameters, decoded. */
+  /** Path parameters, decoded (unvalidated; a route's `params` schema gives the checked ones). */
   readonly params: Readonly<Record<string, string>>;
   readonly query: URLSearchParams;
   readonly headers: http.IncomingHttpHeaders;
@@ -51,15 +42,6 @@ export interface RequestContext {
   form(): Promise<URLSearchParams>;
 }
 
-export type RouteHandler = (ctx: RequestContext) => Promise<unknown> | unknown;
-
-export interface Route {
-  readonly method: string;
-  /** Relative to the service prefix; `:name` segments are parameters, e.g. `/projects/:project/sessions`. */
-  readonly path: string;
-  readonly handler: RouteHandler;
-}
-
 /** One emulated API, mounted under a path prefix. */
 export interface Service {
   /** e.g. `/cognite`. */
@@ -67,96 +49,22 @@ export interface Service {
   readonly routes: readonly Route[];
   /** The service's error body for a status and message (also used for injected faults). */
   errorBody(error: HttpError): unknown;
-}
-
-// ------------------------------------------------------------------------------ fault injection
-
-export interface FaultRule {
-  /** Default: any method. */
-  readonly method?: string;
-  /** A string matches the exact pathname; a RegExp is tested against the pathname. */
-  readonly path: string | RegExp;
-  /** How many matching requests the rule applies to. @default 1 */
-  readonly times?: number;
-  /** Answer with this status and the service's error body instead of handling the request. */
-  readonly status?: number;
-  /** With `status`: send a Retry-After header. */
-  readonly retryAfterSeconds?: number;
-  /** Wait this long first (then handle normally, or apply `status`/`drop`). */
-  readonly delayMs?: number;
+  /** The service's answer to input its routes' schemas reject. @default 400 listing the issues */
+  readonly invalidInput?: InvalidInputFormatter;
   /**
-   * Destroy the socket: `before` handling, or `after` handling normally (the request took effect,
-   * the response is lost).
+   * Turns an unexpected error (say, a value its database refuses) into a client error; `undefined`
+   * leaves it a 500, which always means a sandbox bug.
    */
-  readonly drop?: 'before' | 'after';
-}
-
-export interface AppliedFault {
-  readonly method: string;
-  readonly path: string;
-  /** `'429'`, `'503'`, ... for a status; `'drop-before'`, `'drop-after'`, `'delay'`. */
-  readonly fault: string;
-}
-
-export interface FaultInjector {
-  add(rule: FaultRule): void;
-  clear(): void;
-  /** Requests a rule applied to, oldest first. */
-  readonly applied: ReadonlyArray<AppliedFault>;
-}
-
-interface ActiveRule {
-  readonly rule: FaultRule;
-  remaining: number;
-}
-
-/** Rules apply in the order they were added; a request takes the first rule that matches it. */
-export class Faults implements FaultInjector {
-  private rules: ActiveRule[] = [];
-  private readonly log: AppliedFault[] = [];
-
-  get applied(): ReadonlyArray<AppliedFault> {
-    return this.log;
-  }
-
-  add(rule: FaultRule): void {
-    if (rule.status === undefined && rule.drop === undefined && rule.delayMs === undefined) {
-      throw new Error('a fault rule needs status, drop or delayMs');
-    }
-    if (rule.status !== undefined && rule.drop !== undefined) throw new Error('a fault rule takes status or drop, not both');
-    this.rules.push({ rule, remaining: rule.times ?? 1 });
-  }
-
-  clear(): void {
-    this.rules = [];
-    this.log.length = 0;
-  }
-
-  /** Takes (and counts) the rule for this request, if any. */
-  take(method: string, path: string): FaultRule | undefined {
-    const active = this.rules.find(({ rule }) => {
-      if (rule.method && rule.method.toUpperCase() !== method) return false;
-      if (typeof rule.path === 'string') return rule.path === path;
-      rule.path.lastIndex = 0; // a /g or /y RegExp is stateful
-      return rule.path.test(path);
-    });
-    if (!active) return undefined;
-    active.remaining -= 1;
-    if (active.remaining <= 0) this.rules = this.rules.filter((r) => r !== active);
-    const { rule } = active;
-    const fault = rule.status !== undefined ? String(rule.status) : rule.drop ? `drop-${rule.drop}` : 'delay';
-    this.log.push({ method, path, fault });
-    return rule;
-  }
+  translateError?(error: unknown): HttpError | undefined;
 }
 
 // ------------------------------------------------------------------------------ server
 
 interface CompiledRoute {
   readonly service: Service;
+  readonly route: Route;
   readonly method: string;
   readonly segments: readonly string[];
-  readonly handler: RouteHandler;
 }
 
 /** The answer when no service owns the path. */
@@ -166,12 +74,34 @@ const fallbackService: Service = {
   errorBody: (error) => ({ error: { code: error.status, message: error.message } }),
 };
 
+/** A request the server received, as the request log keeps it. */
+export interface RequestRecord {
+  readonly method: string;
+  /** The pathname, still percent-encoded. */
+  readonly path: string;
+}
+
+/** The request log keeps this many of the latest requests, so a long-running sandbox stays small. */
+const MAX_LOGGED_REQUESTS = 100_000;
+
+export interface SandboxServerOptions {
+  readonly faults?: Faults;
+  /** The limit on a request body, before and after decompression. @default 16 MiB */
+  readonly maxBodyBytes?: number;
+}
+
 export class SandboxServer {
+  readonly faults: Faults;
+  /** Requests received, oldest first (the latest 100 000); clear it with `requests.length = 0`. */
+  readonly requests: RequestRecord[] = [];
+  private readonly maxBodyBytes: number;
   private readonly services: Service[] = [];
   private readonly routes: CompiledRoute[] = [];
   private readonly server: http.Server;
 
-  constructor(readonly faults: Faults = new Faults()) {
+  constructor(options: SandboxServerOptions = {}) {
+    this.faults = options.faults ?? new Faults();
+    this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.server = http.createServer((req, res) => void this.handle(req, res));
     // Keep-alive sockets must not hold stop() up.
     this.server.keepAliveTimeout = 5_000;
@@ -182,12 +112,7 @@ export class SandboxServer {
     // Longest prefix first, so `/a/b` wins over `/a`.
     this.services.sort((a, b) => b.prefix.length - a.prefix.length);
     for (const route of service.routes) {
-      this.routes.push({
-        service,
-        method: route.method.toUpperCase(),
-        segments: splitPath(service.prefix + route.path),
-        handler: route.handler,
-      });
+      this.routes.push({ service, route, method: route.method.toUpperCase(), segments: splitPath(service.prefix + route.path) });
     }
   }
 
@@ -220,6 +145,8 @@ export class SandboxServer {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname;
     const service = this.serviceFor(path);
+    this.requests.push({ method, path });
+    if (this.requests.length > MAX_LOGGED_REQUESTS) this.requests.shift();
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       if (res.destroyed) return;
       const text = body === undefined ? '' : JSON.stringify(body);
@@ -231,7 +158,6 @@ export class SandboxServer {
       });
       res.end(text);
     };
-    const sendError = (error: HttpError) => send(error.status, service.errorBody(error), error.headers);
 
     const fault = this.faults.take(method, path);
     if (fault?.delayMs) await sleep(fault.delayMs);
@@ -243,7 +169,8 @@ export class SandboxServer {
       const headers: Record<string, string> = {};
       if (fault.retryAfterSeconds !== undefined) headers['retry-after'] = String(fault.retryAfterSeconds);
       req.resume(); // discard the body
-      sendError(new HttpError(fault.status, faultMessage(fault.status), {}, headers));
+      const error = new HttpError(fault.status, faultMessage(fault.status), {}, headers);
+      send(error.status, service.errorBody(error), error.headers);
       return;
     }
 
@@ -255,7 +182,7 @@ export class SandboxServer {
       if (result instanceof Reply) ({ status, body, headers } = result);
       else [status, body] = [200, result];
     } catch (error) {
-      const httpError = error instanceof HttpError ? error : internalError(error, method, path);
+      const httpError = error instanceof HttpError ? error : (service.translateError?.(error) ?? internalError(error, method, path));
       [status, body, headers] = [httpError.status, service.errorBody(httpError), httpError.headers];
     }
     if (fault?.drop === 'after') {
@@ -269,12 +196,13 @@ export class SandboxServer {
   private async dispatch(req: http.IncomingMessage, method: string, url: URL, requestId: string): Promise<unknown> {
     const segments = splitPath(url.pathname);
     let pathMatched = false;
-    for (const route of this.routes) {
-      const params = matchSegments(route.segments, segments);
+    for (const compiled of this.routes) {
+      const params = matchSegments(compiled.segments, segments);
       if (!params) continue;
       pathMatched = true;
-      if (route.method !== method) continue;
-      return route.handler(requestContext(req, method, url, params, requestId));
+      if (compiled.method !== method) continue;
+      const ctx = requestContext(req, method, url, params, requestId, this.maxBodyBytes);
+      return runRoute(compiled.service, compiled.route, ctx);
     }
     req.resume();
     if (pathMatched) throw new HttpError(405, `Method ${method} is not allowed on ${url.pathname}`);
@@ -288,9 +216,10 @@ function requestContext(
   url: URL,
   params: Record<string, string>,
   requestId: string,
+  maxBodyBytes: number,
 ): RequestContext {
   let body: Promise<Buffer> | undefined;
-  const readBody = () => (body ??= readRequestBody(req));
+  const readBody = () => (body ??= readRequestBody(req, maxBodyBytes));
   return {
     method,
     path: url.pathname,
@@ -312,26 +241,6 @@ function requestContext(
       return new URLSearchParams((await readBody()).toString('utf8'));
     },
   };
-}
-
-async function readRequestBody(req: http.IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, `The request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  const raw = Buffer.concat(chunks);
-  const encoding = String(req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-  try {
-    if (encoding === 'gzip' || encoding === 'x-gzip') return await gunzip(raw);
-    if (encoding === 'deflate') return await inflate(raw);
-  } catch {
-    throw new HttpError(400, `The request body is not valid ${encoding} data`);
-  }
-  if (encoding !== 'identity' && encoding !== '') throw new HttpError(415, `Unsupported Content-Encoding: ${encoding}`);
-  return raw;
 }
 
 function splitPath(path: string): string[] {

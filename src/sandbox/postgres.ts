@@ -129,8 +129,6 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       '-c', 'listen_addresses=127.0.0.1',
       // TCP only: no socket files in shared directories to collide between sandboxes.
       '-c', 'unix_socket_directories=',
-      // Lets the RAW emulation report a row's lastUpdatedTime without extra columns.
-      '-c', 'track_commit_timestamp=on',
       // Timestamps print the same on every machine.
       '-c', 'TimeZone=UTC',
       // A disposable local sandbox: a clean shutdown keeps the data, and creating a database per

@@ -11,10 +11,17 @@ test('prints working env exports and stops cleanly on SIGINT', async () => {
   const [port, postgresPort] = [await freePort(), await freePort()];
   const child = spawn(path.join(__dirname, '../../bin/pgstacks'), ['sandbox', '--data-dir', dataDir, '--port', String(port), '--postgres-port', String(postgresPort)]);
   let output = '';
-  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  // Ready when it says so; a child that dies first ends the wait at once.
+  const ready = new Promise<void>((resolve) => {
+    child.stdout.on('data', (d: Buffer) => {
+      output += d.toString();
+      if (output.includes('Press Ctrl-C')) resolve();
+    });
+    void exited.then(() => resolve());
+  });
   try {
-    for (let waited = 0; !output.includes('Press Ctrl-C') && waited < 30_000; waited += 100) await new Promise((r) => setTimeout(r, 100));
+    await ready;
     expect(output).toContain(`pgstacks sandbox on http://127.0.0.1:${port} (PostgreSQL on 127.0.0.1:${postgresPort})`);
     const env = Object.fromEntries([...output.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
     expect(Object.keys(env).sort()).toEqual(['CDF_BASE_URL', 'CDF_CLIENT_ID', 'CDF_CLIENT_SECRET', 'CDF_TOKEN_URL', 'PGSTACKS_SANDBOX_URL']);
@@ -33,4 +40,4 @@ test('prints working env exports and stops cleanly on SIGINT', async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
     fs.rmSync(dataDir, { recursive: true, force: true });
   }
-});
+}, 30_000);

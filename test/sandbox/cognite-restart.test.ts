@@ -1,9 +1,10 @@
 /**
- * The Cognite emulator over time: short-lived tokens and nonces expire, and a restart with the same
- * data directory keeps clients, users, tables and rows (tokens, kept in memory, do not survive).
+ * The Cognite emulator over time: tokens and nonces expire on the injected clock (no sleeping), and
+ * a restart with the same data directory keeps clients, users, tables and rows (tokens, kept in
+ * memory, do not survive).
  */
 import * as fs from 'node:fs';
-import { startSandbox, type Sandbox } from '../../src/sandbox';
+import { ManualClock, startSandbox, type Sandbox } from '../../src/sandbox';
 import { Cdf, connect, http, tempDataDir, tokenFor } from './support';
 
 let dataDir: string;
@@ -18,22 +19,32 @@ afterAll(async () => {
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-test('nonces and tokens expire after their configured lifetimes', async () => {
-  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0, cogniteTokenTtlSeconds: 2, cogniteNonceTtlSeconds: 1 });
+test('nonces and tokens expire after their configured lifetimes, on the injected clock', async () => {
+  const start = Date.UTC(2030, 0, 1);
+  const clock = new ManualClock(start);
+  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0, cogniteTokenTtlSeconds: 120, cogniteNonceTtlSeconds: 60, clock, cogniteProjects: ['clock'] });
   const token = await http('POST', sandbox.cognite.tokenUrl, {
     form: { grant_type: 'client_credentials', client_id: sandbox.cognite.defaultClient.clientId, client_secret: sandbox.cognite.defaultClient.clientSecret },
   });
-  expect(token.body.expires_in).toBe(2);
-  const cdf = new Cdf(sandbox, token.body.access_token);
-  const nonce = await cdf.nonce();
-  await sleep(1100);
-  const late = await cdf.post('/postgresgateway', { items: [{ credentials: { nonce } }] });
+  expect(token.body.expires_in).toBe(120);
+  const claims = JSON.parse(Buffer.from(token.body.access_token.split('.')[1], 'base64url').toString());
+  expect(claims).toMatchObject({ iat: start / 1000, exp: start / 1000 + 120 });
+  // Its own project, so the restart test below sees only its own user.
+  const cdf = new Cdf(sandbox, token.body.access_token, 'clock');
+
+  const [fresh, stale] = [await cdf.nonce(), await cdf.nonce()];
+  clock.advance(59_999);
+  const user = await cdf.post('/postgresgateway', { items: [{ credentials: { nonce: fresh } }] });
+  expect(user.status).toBe(200);
+  expect(user.body.items[0].createdTime).toBe(start + 59_999);
+  clock.advance(1);
+  const late = await cdf.post('/postgresgateway', { items: [{ credentials: { nonce: stale } }] });
   expect(late.status).toBe(400);
   expect(late.body.error.message).toMatch(/expired/);
 
-  await sleep(1000);
+  clock.advance(59_999);
+  expect((await cdf.get('/postgresgateway')).status).toBe(200);
+  clock.advance(1);
   const expired = await cdf.get('/postgresgateway');
   expect(expired.status).toBe(401);
   expect(expired.body.error.message).toMatch(/expired/);

@@ -1,11 +1,14 @@
 /**
- * Identity for the Cognite emulator: OAuth clients (persisted), an Entra-style client-credentials
- * token endpoint, Bearer checks, `token/inspect`, and capability checks in CDF's ACL model
- * (`<name>Acl: {actions, scope}` plus `projectScope`).
+ * Identity for the Cognite emulator: OAuth clients (persisted), access tokens, Bearer checks,
+ * `token/inspect`, and capability checks in CDF's ACL model (`<name>Acl: {actions, scope}` plus
+ * `projectScope`) over the sandbox's fixed list of projects.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { HttpError, type RequestContext, type Route, type Service } from '../http';
+import type { Clock } from '../clock';
+import { HttpError } from '../errors';
+import type { RequestContext } from '../http';
 import type { PostgresServer } from '../postgres';
+import { noSuchProject } from './projects';
 
 /** A capability in the token/inspect JSON form. */
 export type CogniteCapability = Record<string, unknown>;
@@ -32,6 +35,8 @@ export const DEFAULT_CAPABILITIES: CogniteCapability[] = [
 /** What a capability check grants inside the project: `covers` tells whether a resource is in scope. */
 export interface Grant {
   readonly client: CogniteClient;
+  /** The project of the request, one of the sandbox's. */
+  readonly project: string;
   covers(resource: ScopedResource): boolean;
 }
 export type ScopedResource = { readonly username: string } | { readonly db: string; readonly table?: string };
@@ -41,15 +46,21 @@ interface Token {
   readonly expiresAt: number;
 }
 
+export interface CogniteAuthOptions {
+  readonly tokenTtlSeconds: number;
+  readonly clock: Clock;
+  /** The sandbox's projects; any other is refused. */
+  readonly projects: readonly string[];
+}
+
 export class CogniteAuth {
   /** Tokens live in memory: a restart invalidates them and clients authenticate again. */
   private readonly tokens = new Map<string, Token>();
-  private readonly knownProjects = new Set<string>();
   private readonly signingKey = randomBytes(32);
 
   constructor(
     private readonly pg: PostgresServer,
-    private readonly tokenTtlSeconds: number,
+    private readonly options: CogniteAuthOptions,
   ) {}
 
   /** Creates the default client on first start; afterwards returns it as persisted. */
@@ -84,7 +95,8 @@ export class CogniteAuth {
 
   /** Issues a JWT-shaped access token (claims as Entra's; the signature is only the sandbox's own). */
   issueToken(clientId: string, scope: string): { token: string; expiresIn: number } {
-    const now = Date.now();
+    const now = this.options.clock.now();
+    const ttl = this.options.tokenTtlSeconds;
     for (const [token, t] of this.tokens) if (t.expiresAt <= now) this.tokens.delete(token);
     const iat = Math.floor(now / 1000);
     const encode = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
@@ -94,12 +106,12 @@ export class CogniteAuth {
       sub: clientId,
       appid: clientId,
       iat,
-      exp: iat + this.tokenTtlSeconds,
+      exp: iat + ttl,
       jti: randomBytes(8).toString('hex'),
     })}`;
     const token = `${unsigned}.${createHmac('sha256', this.signingKey).update(unsigned).digest('base64url')}`;
-    this.tokens.set(token, { clientId, expiresAt: now + this.tokenTtlSeconds * 1000 });
-    return { token, expiresIn: this.tokenTtlSeconds };
+    this.tokens.set(token, { clientId, expiresAt: now + ttl * 1000 });
+    return { token, expiresIn: ttl };
   }
 
   /** The caller's client, from its Bearer token; 401 otherwise. */
@@ -109,18 +121,19 @@ export class CogniteAuth {
     if (!match) throw new HttpError(401, 'Unauthorized: missing Authorization header with a Bearer token');
     const token = this.tokens.get(match[1]!);
     if (!token) throw new HttpError(401, 'Unauthorized: the Bearer token is not valid');
-    if (token.expiresAt <= Date.now()) throw new HttpError(401, 'Unauthorized: the Bearer token has expired');
+    if (token.expiresAt <= this.options.clock.now()) throw new HttpError(401, 'Unauthorized: the Bearer token has expired');
     const client = await this.client(token.clientId);
     if (!client) throw new HttpError(401, 'Unauthorized: the token\'s client no longer exists');
     return client;
   }
 
   /**
-   * Checks that the caller holds `acl:action` in `project` and returns what it covers there;
-   * a 403 naming the capability otherwise. The project comes into existence on first use.
+   * Checks that `project` is one of the sandbox's and that the caller holds `acl:action` there;
+   * returns what the grant covers. A 403 otherwise (naming the capability, for a known project).
    */
   async authorize(ctx: RequestContext, project: string, acl: string, actions: string | readonly string[]): Promise<Grant> {
     const client = await this.caller(ctx);
+    if (!this.options.projects.includes(project)) throw noSuchProject();
     const wanted = typeof actions === 'string' ? [actions] : actions;
     const scopes: Record<string, unknown>[] = [];
     for (const capability of client.capabilities) {
@@ -135,8 +148,7 @@ export class CogniteAuth {
         `Forbidden: missing capability ${wanted.map((a) => `${acl}:${a}`).join(' or ')} (projectScope covering project '${project}') for client '${client.clientId}'`,
       );
     }
-    await this.noteProject(project);
-    return { client, covers: (resource) => scopes.some((scope) => scopeCovers(scope, resource)) };
+    return { client, project, covers: (resource) => scopes.some((scope) => scopeCovers(scope, resource)) };
   }
 
   /** Like `authorize`, and also requires the grant to cover `resource`. */
@@ -150,78 +162,27 @@ export class CogniteAuth {
     return grant;
   }
 
-  async noteProject(project: string): Promise<void> {
-    if (this.knownProjects.has(project)) return;
-    await this.pg.state.query('INSERT INTO cognite.projects (name, created_time) VALUES ($1, $2) ON CONFLICT DO NOTHING', [project, Date.now()]);
-    this.knownProjects.add(project);
+  /**
+   * A route guard: the caller must hold `acl:action` in the project of the path (and over the
+   * resource `scoped` names, if given). Runs before the request's input is validated.
+   */
+  guard(acl: string, actions: string | readonly string[], scoped?: (params: Readonly<Record<string, string>>) => ScopedResource): (ctx: RequestContext) => Promise<Grant> {
+    return (ctx) => {
+      const project = ctx.params.project!;
+      return scoped ? this.authorizeFor(ctx, project, acl, actions, scoped(ctx.params)) : this.authorize(ctx, project, acl, actions);
+    };
   }
 
-  /** GET /api/v1/token/inspect. */
+  /** GET /api/v1/token/inspect: every sandbox project the client's capabilities reach. */
   async inspect(ctx: RequestContext): Promise<unknown> {
     const client = await this.caller(ctx);
-    const known = (await this.pg.state.query('SELECT name FROM cognite.projects ORDER BY name')).rows.map((r) => r.name as string);
-    const named = client.capabilities.flatMap((c) => {
-      const scope = c.projectScope as { projects?: unknown } | undefined;
-      return Array.isArray(scope?.projects) ? scope.projects.filter((p): p is string => typeof p === 'string') : [];
-    });
-    const projects = [...new Set([...known, ...named])]
-      .filter((project) => client.capabilities.some((c) => coversProject(c.projectScope, project)))
-      .sort();
+    const projects = this.options.projects.filter((project) => client.capabilities.some((c) => coversProject(c.projectScope, project)));
     return {
       subject: client.clientId,
       projects: projects.map((projectUrlName) => ({ projectUrlName, groups: [client.groupId] })),
       capabilities: client.capabilities,
     };
   }
-}
-
-/**
- * The Entra-style token endpoint (`/login/{tenant}/oauth2/v2.0/token`), with OAuth's error shape.
- * The client secret may come in the form or as HTTP Basic auth.
- */
-export function loginService(auth: CogniteAuth): Service {
-  const token: Route = {
-    method: 'POST',
-    path: '/:tenant/oauth2/v2.0/token',
-    async handler(ctx) {
-      const form = await ctx.form();
-      const grantType = form.get('grant_type');
-      if (!grantType) throw oauthError(400, 'invalid_request', "The request body must contain the parameter 'grant_type'.");
-      if (grantType !== 'client_credentials') throw oauthError(400, 'unsupported_grant_type', `The grant type '${grantType}' is not supported.`);
-      let clientId = form.get('client_id') ?? undefined;
-      let secret = form.get('client_secret') ?? undefined;
-      const basic = /^Basic\s+(\S+)$/i.exec(String(ctx.headers.authorization ?? ''));
-      if (basic) {
-        const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-        const colon = decoded.indexOf(':');
-        if (colon > 0) {
-          clientId = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
-          secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
-        }
-      }
-      if (!clientId) throw oauthError(400, 'invalid_request', "The request body must contain the parameter 'client_id'.");
-      if (!secret) throw oauthError(401, 'invalid_client', "The request body must contain the parameter 'client_secret' or HTTP Basic credentials.");
-      const client = await auth.verifyClient(clientId, secret);
-      if (!client) throw oauthError(401, 'invalid_client', `Invalid client secret provided for client '${clientId}'.`);
-      const issued = auth.issueToken(client.clientId, form.get('scope') ?? '');
-      return { token_type: 'Bearer', expires_in: issued.expiresIn, ext_expires_in: issued.expiresIn, access_token: issued.token };
-    },
-  };
-  return {
-    prefix: '/login',
-    routes: [token],
-    errorBody: (error) => ({ error: (error.details.error as string | undefined) ?? errorCode(error.status), error_description: error.message }),
-  };
-}
-
-function oauthError(status: number, error: string, description: string): HttpError {
-  return new HttpError(status, description, { error });
-}
-
-function errorCode(status: number): string {
-  if (status === 401) return 'invalid_client';
-  if (status === 429) return 'temporarily_unavailable';
-  return status >= 500 ? 'server_error' : 'invalid_request';
 }
 
 function coversProject(projectScope: unknown, project: string): boolean {
@@ -236,7 +197,7 @@ function scopeCovers(scope: Record<string, unknown>, resource: ScopedResource): 
   const users = (scope.usersScope as { usernames?: unknown } | undefined)?.usernames;
   if ('username' in resource) return Array.isArray(users) && users.includes(resource.username);
   const dbs = (scope.tableScope as { dbsToTables?: unknown } | undefined)?.dbsToTables;
-  if (!isRecord(dbs) || !(resource.db in dbs)) return false;
+  if (!isRecord(dbs) || !Object.prototype.hasOwnProperty.call(dbs, resource.db)) return false;
   if (resource.table === undefined) return true;
   // Both forms occur: {"db": ["t1"]} and {"db": {"tables": ["t1"]}}; no tables listed = all of them.
   const entry = dbs[resource.db];
@@ -254,6 +215,6 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-export function isRecord(value: unknown): value is Record<string, unknown> {
+function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

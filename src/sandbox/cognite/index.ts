@@ -1,25 +1,33 @@
 /**
  * The Cognite Data Fusion emulator: the PostgreSQL Gateway 2.0 (users and tables), the sessions
- * API that feeds it nonces, token/inspect, enough RAW to read what the gateway wrote, and an
- * Entra-style token endpoint. Paths and bodies follow the real API
+ * API that feeds it nonces, token/inspect, RAW (where gateway raw tables' rows live), and an
+ * Entra-style token endpoint, for a fixed list of projects. Paths and bodies follow the real API
  * (shared/reference/cognite-postgres-gateway.md); state lives in the sandbox's Postgres.
  */
-import { HttpError, type Service } from '../http';
+import type { Clock } from '../clock';
+import type { Service } from '../http';
 import type { PostgresServer } from '../postgres';
-import { CogniteAuth, DEFAULT_CAPABILITIES, loginService, type CogniteCapability } from './auth';
+import { CogniteAuth, DEFAULT_CAPABILITIES, type CogniteCapability } from './auth';
+import { cdfErrorBody, cdfInvalidInput, clientErrorFromPostgres } from './errors';
+import { loginService } from './login';
 import { rawRoutes } from './raw';
+import { migrateRawStore } from './raw-store';
 import { sessionRoutes } from './sessions';
 import { migrate } from './store';
 import { tableRoutes } from './tables';
+import { reconnectGatewaysToRaw } from './userdb';
 import { userRoutes } from './users';
 
 export type { CogniteCapability } from './auth';
+export { DEFAULT_PROJECTS } from './projects';
 
 export interface CogniteSandbox {
   /** `${url}/cognite`: project paths are `${baseUrl}/api/v1/projects/{project}/...`. */
   readonly baseUrl: string;
   /** `${url}/login/sandbox/oauth2/v2.0/token` (Entra-style client credentials). */
   readonly tokenUrl: string;
+  /** The projects the emulator serves, sorted; requests to any other are refused with a 403. */
+  readonly projects: readonly string[];
   readonly defaultClient: { readonly clientId: string; readonly clientSecret: string };
   /** Registers (or replaces) an OAuth client; `capabilities` defaults to the default client's. */
   addClient(client: { clientId: string; clientSecret: string; capabilities?: CogniteCapability[] }): Promise<void>;
@@ -30,24 +38,33 @@ export interface CogniteOptions {
   readonly url: string;
   readonly tokenTtlSeconds: number;
   readonly nonceTtlSeconds: number;
+  readonly clock: Clock;
+  /** Valid project names (see `projectList`). */
+  readonly projects: readonly string[];
 }
 
 /** Sets up state and returns the emulator's services (mount both) and its test-facing handle. */
 export async function startCognite(pg: PostgresServer, options: CogniteOptions): Promise<{ services: Service[]; sandbox: CogniteSandbox }> {
   await migrate(pg.state);
-  const auth = new CogniteAuth(pg, options.tokenTtlSeconds);
+  const bridge = { ...(await migrateRawStore(pg)), port: pg.port };
+  await reconnectGatewaysToRaw(pg, bridge);
+  const { clock, projects } = options;
+  const auth = new CogniteAuth(pg, { tokenTtlSeconds: options.tokenTtlSeconds, clock, projects });
   const defaultClient = await auth.defaultClient();
 
   const cognite: Service = {
     prefix: '/cognite',
     routes: [
       { method: 'GET', path: '/api/v1/token/inspect', handler: (ctx) => auth.inspect(ctx) },
-      ...sessionRoutes(pg, auth, options.nonceTtlSeconds),
-      ...userRoutes(pg, auth, { host: pg.host, port: pg.port }),
-      ...tableRoutes(pg, auth),
-      ...rawRoutes(pg, auth),
+      ...sessionRoutes(pg, auth, { nonceTtlSeconds: options.nonceTtlSeconds, clock }),
+      ...userRoutes(pg, auth, { host: pg.host, port: pg.port, clock, bridge }),
+      ...tableRoutes(pg, auth, clock),
+      ...rawRoutes(pg, auth, clock),
     ],
-    errorBody: cdfError,
+    errorBody: cdfErrorBody,
+    // The gateway's routes answer 422 instead (gatewayRoute).
+    invalidInput: cdfInvalidInput,
+    translateError: clientErrorFromPostgres,
   };
 
   return {
@@ -55,24 +72,12 @@ export async function startCognite(pg: PostgresServer, options: CogniteOptions):
     sandbox: {
       baseUrl: `${options.url}/cognite`,
       tokenUrl: `${options.url}/login/sandbox/oauth2/v2.0/token`,
+      projects,
       defaultClient: { clientId: defaultClient.clientId, clientSecret: defaultClient.clientSecret },
       async addClient(client) {
         if (client.clientId === defaultClient.clientId) throw new Error(`'${client.clientId}' is the default client; pick another clientId`);
         await auth.saveClient({ clientId: client.clientId, clientSecret: client.clientSecret, capabilities: client.capabilities ?? DEFAULT_CAPABILITIES });
       },
-    },
-  };
-}
-
-/** `{"error": {"code", "message", "missing"?, "duplicated"?}}`. */
-function cdfError(error: HttpError): unknown {
-  const { missing, duplicated } = error.details as { missing?: unknown; duplicated?: unknown };
-  return {
-    error: {
-      code: error.status,
-      message: error.message,
-      ...(missing !== undefined ? { missing } : {}),
-      ...(duplicated !== undefined ? { duplicated } : {}),
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The Cognite emulator's persistent state, in schema `cognite` of the sandbox's state database, so
- * a restart with the same data directory shows the same clients, sessions, users and tables.
+ * a restart with the same data directory shows the same clients, sessions, users and tables. RAW
+ * rows live beside it, in schema `cognite_raw` (raw-store.ts).
  */
 import type { Pool } from 'pg';
 
@@ -17,9 +18,10 @@ export async function migrate(db: Pool): Promise<void> {
       is_default    boolean NOT NULL DEFAULT false,
       group_id      bigint NOT NULL
     );
-    CREATE TABLE IF NOT EXISTS cognite.projects (
-      name         text PRIMARY KEY,
-      created_time bigint NOT NULL
+    -- The emulator's own settings, e.g. the RAW bridge's password and the port gateway databases reach RAW on.
+    CREATE TABLE IF NOT EXISTS cognite.settings (
+      name  text PRIMARY KEY,
+      value text NOT NULL
     );
     CREATE SEQUENCE IF NOT EXISTS cognite.session_ids START WITH ${FIRST_SESSION_ID};
     CREATE TABLE IF NOT EXISTS cognite.sessions (

@@ -3,12 +3,14 @@
  * the real gateway, `psql -U <username> -d <username>`), owned by the sandbox's superuser so the
  * role can use the tables the API creates there but create none itself.
  *
- * Gateway tables are plain tables with exactly the declared columns. CDF RAW is key -> row, so a
- * BEFORE trigger makes a write replace the row that has the same key, and the RAW endpoints read
- * the rows back (lastUpdatedTime from the commit timestamp of the row's transaction).
+ * A gateway raw table is a partitioned table whose one partition is a foreign table (postgres_fdw)
+ * over the table's view in the RAW store (raw-store.ts): it is listed in `pg_tables`, the user
+ * reads and writes it like any table (`INSERT 0 1`), and its rows live in RAW. A view table has no
+ * RAW behind it, so it is a plain table whose writes replace the row with the same key.
  */
 import type { Client } from 'pg';
-import { quoteIdent, quoteLiteral, type PostgresServer } from '../postgres';
+import { quoteIdent, quoteLiteral, STATE_DATABASE, type PostgresServer } from '../postgres';
+import { rawViewOf, type BridgeLogin } from './raw-store';
 
 /** The gateway's 16 column types; each is the Postgres type of the same name. */
 export const COLUMN_TYPES = [
@@ -32,14 +34,22 @@ export const VIEW_TABLE_KEY = ['space', 'external_id'];
 export interface TableDefinition {
   readonly tablename: string;
   readonly columns: ReadonlyArray<readonly [string, ColumnType]>;
-  /** Columns whose values make the row's key; empty = the whole row is the key. */
-  readonly key: readonly string[];
+  /** `raw`: rows live in RAW; `local`: a plain table keyed by `key` (empty = the whole row). */
+  readonly storage: { readonly kind: 'raw' } | { readonly kind: 'local'; readonly key: readonly string[] };
   readonly comment: string;
 }
 
+/** How a gateway database reaches the RAW store: the state database's port and the bridge login. */
+export interface RawBridge extends BridgeLogin {
+  readonly port: number;
+}
+
+/** The foreign server, in each gateway database, that points at the RAW store. */
+const RAW_SERVER = 'pgstacks_raw';
+
 /**
- * Deletes the row with the new row's key before a write, so a table behaves like a RAW table.
- * Trigger arguments are the key columns; with none, identical rows are the same row.
+ * Deletes the row with the new row's key before a write, so a local table behaves like a keyed
+ * store. Trigger arguments are the key columns; with none, identical rows are the same row.
  */
 const REPLACE_SAME_KEY = `
 CREATE FUNCTION pgstacks.replace_same_key() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -79,7 +89,7 @@ $fn$;
 `;
 
 /** Creates the login role and its database; undoes both if any step fails. */
-export async function createGatewayLogin(pg: PostgresServer, username: string, password: string): Promise<void> {
+export async function createGatewayLogin(pg: PostgresServer, username: string, password: string, bridge: RawBridge): Promise<void> {
   const role = quoteIdent(username);
   await pg.state.query(
     `CREATE ROLE ${role} LOGIN PASSWORD ${quoteLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
@@ -91,11 +101,28 @@ export async function createGatewayLogin(pg: PostgresServer, username: string, p
       // The sandbox's helpers live where the role cannot see them.
       await client.query('CREATE SCHEMA pgstacks; REVOKE ALL ON SCHEMA pgstacks FROM PUBLIC');
       await client.query(REPLACE_SAME_KEY);
+      await connectToRaw(client, username, bridge);
     });
   } catch (error) {
     await dropGatewayLogin(pg, username).catch(() => undefined);
     throw error;
   }
+}
+
+/**
+ * Points a gateway database at the RAW store (idempotent): the postgres_fdw server, at the state
+ * database's current port, and the user's mapping to the bridge login. The user gets no USAGE on
+ * the server, so it can neither read the mapping's password nor make foreign tables of its own.
+ */
+export async function connectToRaw(client: Client, username: string, bridge: RawBridge): Promise<void> {
+  await client.query('CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA pgstacks');
+  const port = quoteLiteral(String(bridge.port));
+  const exists = (await client.query('SELECT 1 FROM pg_foreign_server WHERE srvname = $1', [RAW_SERVER])).rowCount !== 0;
+  if (exists) await client.query(`ALTER SERVER ${RAW_SERVER} OPTIONS (SET port ${port})`);
+  else await client.query(`CREATE SERVER ${RAW_SERVER} FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port ${port}, dbname ${quoteLiteral(STATE_DATABASE)})`);
+  await client.query(
+    `CREATE USER MAPPING IF NOT EXISTS FOR ${quoteIdent(username)} SERVER ${RAW_SERVER} OPTIONS (user ${quoteLiteral(bridge.user)}, password ${quoteLiteral(bridge.password)})`,
+  );
 }
 
 /** Drops the user's database (and so its tables) and its role; missing ones are fine. */
@@ -104,50 +131,35 @@ export async function dropGatewayLogin(pg: PostgresServer, username: string): Pr
   await pg.state.query(`DROP ROLE IF EXISTS ${quoteIdent(username)}`);
 }
 
-/** Creates tables in the user's database, all or none. */
+/** Creates tables in the user's database, all or none. Raw tables' RAW views must exist (or be made in the same commit). */
 export async function createTables(pg: PostgresServer, username: string, tables: readonly TableDefinition[]): Promise<void> {
   await inTransaction(pg, username, async (client) => {
     for (const table of tables) {
       const name = `public.${quoteIdent(table.tablename)}`;
       const columns = table.columns.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ');
-      await client.query(`CREATE TABLE ${name} (${columns})`);
+      if (table.storage.kind === 'raw') {
+        // One catch-all partition; the partition key only has to be valid for any column type.
+        await client.query(`CREATE TABLE ${name} (${columns}) PARTITION BY LIST ((${quoteIdent(table.columns[0]![0])} IS NULL))`);
+        const view = rawViewOf(username, table.tablename);
+        await client.query(
+          `CREATE FOREIGN TABLE pgstacks.${quoteIdent(view.name)} PARTITION OF ${name} DEFAULT
+             SERVER ${RAW_SERVER} OPTIONS (schema_name ${quoteLiteral(view.schema)}, table_name ${quoteLiteral(view.name)})`,
+        );
+      } else {
+        await client.query(`CREATE TABLE ${name} (${columns})`);
+        const args = table.storage.key.map(quoteLiteral).join(', ');
+        await client.query(`CREATE TRIGGER pgstacks_replace_same_key BEFORE INSERT OR UPDATE ON ${name} FOR EACH ROW EXECUTE FUNCTION pgstacks.replace_same_key(${args})`);
+      }
       await client.query(`COMMENT ON TABLE ${name} IS ${quoteLiteral(table.comment)}`);
       await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${quoteIdent(username)}`);
-      const args = table.key.map(quoteLiteral).join(', ');
-      await client.query(`CREATE TRIGGER pgstacks_replace_same_key BEFORE INSERT OR UPDATE ON ${name} FOR EACH ROW EXECUTE FUNCTION pgstacks.replace_same_key(${args})`);
     }
   });
 }
 
+/** Drops tables (a raw table's foreign partition goes with it; its RAW rows stay). */
 export async function dropTables(pg: PostgresServer, username: string, tablenames: readonly string[]): Promise<void> {
   await inTransaction(pg, username, async (client) => {
     for (const tablename of tablenames) await client.query(`DROP TABLE IF EXISTS public.${quoteIdent(tablename)}`);
-  });
-}
-
-export interface RawRow {
-  readonly key: string;
-  readonly columns: Record<string, unknown>;
-  readonly lastUpdatedTime: number;
-}
-
-/**
- * A gateway raw table's rows as RAW rows: key = the primary key column's value (as text), or for a
- * table without one, the MD5 of the whole row; columns = the other columns.
- */
-export async function readRawRows(pg: PostgresServer, username: string, tablename: string, primaryKey: string | undefined, fallbackTime: number): Promise<RawRow[]> {
-  const key = primaryKey ? `t.${quoteIdent(primaryKey)}::text` : 'md5(row_to_json(t)::text)';
-  const result = await pg.withDatabase(username, (client) =>
-    client.query(
-      `SELECT ${key} AS key, row_to_json(t)::text AS row,
-              (extract(epoch FROM pg_xact_commit_timestamp(t.xmin)) * 1000)::bigint AS updated
-         FROM public.${quoteIdent(tablename)} t`,
-    ),
-  );
-  return result.rows.map((r: { key: string; row: string; updated: string | null }) => {
-    const columns = JSON.parse(r.row) as Record<string, unknown>;
-    if (primaryKey) delete columns[primaryKey];
-    return { key: r.key, columns, lastUpdatedTime: r.updated === null ? fallbackTime : Number(r.updated) };
   });
 }
 
@@ -162,4 +174,24 @@ async function inTransaction(pg: PostgresServer, database: string, fn: (client: 
       throw error;
     }
   });
+}
+
+/**
+ * Re-points every gateway database at the RAW store when the state database's port changed since
+ * the last start (a sandbox on port 0 gets a new one each time); a no-op otherwise.
+ */
+export async function reconnectGatewaysToRaw(pg: PostgresServer, bridge: RawBridge): Promise<void> {
+  const recorded = await pg.state.query("SELECT value FROM cognite.settings WHERE name = 'raw_bridge_port'");
+  if (recorded.rows[0]?.value === String(bridge.port)) return;
+  const users = await pg.state.query('SELECT username FROM cognite.gateway_users ORDER BY username');
+  for (const { username } of users.rows as { username: string }[]) {
+    // One broken user (say, its database dropped by hand) must not keep the sandbox from starting.
+    await pg.withDatabase(username, (client) => connectToRaw(client, username, bridge)).catch((error: unknown) => {
+      process.stderr.write(`sandbox: gateway user ${username} cannot reach RAW: ${error instanceof Error ? error.message : String(error)}\n`);
+    });
+  }
+  await pg.state.query(
+    "INSERT INTO cognite.settings (name, value) VALUES ('raw_bridge_port', $1) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+    [String(bridge.port)],
+  );
 }

@@ -3,12 +3,18 @@
  * real Postgres login bound to the CDF session whose nonce created it.
  */
 import { randomBytes } from 'node:crypto';
-import { HttpError, type RequestContext, type Route } from '../http';
+import { z } from 'zod';
+import type { Clock } from '../clock';
+import { HttpError } from '../errors';
+import type { Route } from '../http';
 import type { PostgresServer } from '../postgres';
-import type { CogniteAuth } from './auth';
+import type { CogniteAuth, Grant } from './auth';
+import { gatewayRoute } from './errors';
+import { pageOf } from './paging';
+import { dropRawViews } from './raw-store';
+import { cursor, integer, items, text } from './schemas';
 import { consumeNonce } from './sessions';
-import { createGatewayLogin, dropGatewayLogin } from './userdb';
-import { decodeCursor, encodeCursor, gatewayInput as input, type JsonObject } from './validate';
+import { createGatewayLogin, dropGatewayLogin, type RawBridge } from './userdb';
 
 export interface UserRow {
   username: string;
@@ -17,6 +23,28 @@ export interface UserRow {
   created_time: string;
   last_updated_time: string;
 }
+
+const nonce = text(1);
+const username = text(1);
+const byUsername = z.strictObject({ username });
+
+const createBody = z.strictObject({ items: items(z.strictObject({ credentials: z.strictObject({ nonce }) }), 1, 1) });
+const listQuery = z.object({
+  // Unverified whether CDF rejects limit > 100; the spec says it returns at most 100.
+  limit: integer(1).transform((n) => Math.min(n, 100)).default(100),
+  cursor,
+});
+const listBody = z.strictObject({ limit: integer(1, 10).default(10), cursor }).default({ limit: 10, cursor: undefined });
+const byIdsBody = z.strictObject({ items: items(byUsername, 1, 10), ignoreUnknownIds: z.boolean().default(false) });
+const updateBody = z.strictObject({
+  items: items(z.strictObject({ username, update: z.strictObject({ credentials: z.strictObject({ set: z.strictObject({ nonce }) }) }) }), 1, 1),
+});
+const deleteBody = z.strictObject({
+  items: items(byUsername, 1, 1),
+  ignoreUnknownIds: z.boolean().optional(),
+  // The Python SDK sends this spelling here and passes against the live API.
+  ignore_unknown_ids: z.boolean().optional(),
+});
 
 /** The `FdwUser` form of list, retrieve and update. */
 export function userItem(row: UserRow): Record<string, unknown> {
@@ -46,170 +74,128 @@ function newUsername(): string {
   return `u${[...randomBytes(23)].map((b) => alphabet[b % 36]).join('')}`;
 }
 
-export interface GatewayHost {
+export interface UserRouteOptions {
+  /** Where gateway users log in. */
   readonly host: string;
   readonly port: number;
+  readonly clock: Clock;
+  readonly bridge: RawBridge;
 }
 
-export function userRoutes(pg: PostgresServer, auth: CogniteAuth, gateway: GatewayHost): Route[] {
+export function userRoutes(pg: PostgresServer, auth: CogniteAuth, options: UserRouteOptions): Route[] {
   const base = '/api/v1/projects/:project/postgresgateway';
+  const read = auth.guard('postgresGatewayAcl', 'READ');
+  const write = auth.guard('postgresGatewayAcl', 'WRITE');
 
-  async function list(ctx: RequestContext, limit: number, cursor: string | undefined) {
-    const project = ctx.params.project!;
-    const grant = await auth.authorize(ctx, project, 'postgresGatewayAcl', 'READ');
-    const after = decodeCursor(cursor, 422);
-    const result = await pg.state.query(
-      'SELECT * FROM cognite.gateway_users WHERE project = $1 AND username > coalesce($2, \'\') ORDER BY username',
-      [project, after ?? null],
-    );
+  async function list({ project, covers }: Grant, limit: number, after: string | undefined) {
+    const result = await pg.state.query('SELECT * FROM cognite.gateway_users WHERE project = $1 AND username > coalesce($2, \'\') ORDER BY username', [project, after ?? null]);
     // A usersScope grant sees only its users.
-    const rows = (result.rows as UserRow[]).filter((r) => grant.covers({ username: r.username }));
-    const items = rows.slice(0, limit).map(userItem);
-    return rows.length > limit ? { items, nextCursor: encodeCursor(rows[limit - 1]!.username) } : { items };
+    const rows = (result.rows as UserRow[]).filter((r) => covers({ username: r.username }));
+    const page = pageOf(rows, (r) => r.username, limit);
+    return { ...page, items: page.items.map(userItem) };
+  }
+
+  function requireCovered(grant: Grant, action: string, name: string): void {
+    if (!grant.covers({ username: name })) throw new HttpError(403, `Forbidden: postgresGatewayAcl:${action} does not cover user '${name}'`);
   }
 
   return [
-    {
+    gatewayRoute({
       method: 'POST',
       path: base,
-      async handler(ctx) {
-        const project = ctx.params.project!;
-        const grant = await auth.authorize(ctx, project, 'postgresGatewayAcl', 'WRITE');
-        const body = input.body(await ctx.json());
-        input.only(body, ['items']);
-        const [item] = input.items(body, 1, 1);
-        const nonce = credentialsNonce(input.object(item, 'items.0'), 'items.0');
-        const username = newUsername();
-        if (!grant.covers({ username })) throw new HttpError(403, 'Forbidden: creating users needs postgresGatewayAcl:WRITE with scope all');
+      guard: write,
+      body: createBody,
+      async handler(_ctx, { guard: grant, body }) {
+        const { project } = grant;
+        const name = newUsername();
+        if (!grant.covers({ username: name })) throw new HttpError(403, 'Forbidden: creating users needs postgresGatewayAcl:WRITE with scope all');
         const password = randomBytes(24).toString('base64url');
-        const now = Date.now();
+        const now = options.clock.now();
         await pg.transaction(async (tx) => {
-          const sessionId = await consumeNonce(tx, project, nonce);
+          const sessionId = await consumeNonce(tx, options.clock, project, body.items[0]!.credentials.nonce);
           await tx.query(
             'INSERT INTO cognite.gateway_users (username, project, session_id, created_time, last_updated_time) VALUES ($1, $2, $3, $4, $4)',
-            [username, project, sessionId, now],
+            [name, project, sessionId, now],
           );
           // Rolled back together with the nonce if the login cannot be made.
-          await createGatewayLogin(pg, username, password);
+          await createGatewayLogin(pg, name, password, options.bridge);
         });
-        const row = (await pg.state.query('SELECT * FROM cognite.gateway_users WHERE username = $1', [username])).rows[0] as UserRow;
+        const row = (await pg.state.query('SELECT * FROM cognite.gateway_users WHERE username = $1', [name])).rows[0] as UserRow;
         // `port` is the sandbox's addition: the real gateway listens on the Postgres default (5432).
-        return { items: [{ host: gateway.host, port: gateway.port, password, ...userItem(row) }] };
+        return { items: [{ host: options.host, port: options.port, password, ...userItem(row) }] };
       },
-    },
-    {
+    }),
+    gatewayRoute({
       method: 'GET',
       path: base,
-      async handler(ctx) {
-        // Unverified whether CDF rejects limit > 100; the spec says it returns at most 100.
-        const limit = ctx.query.has('limit') ? Math.min(input.integer(ctx.query.get('limit'), 'limit', 1), 100) : 100;
-        return list(ctx, limit, ctx.query.get('cursor') ?? undefined);
-      },
-    },
-    {
+      guard: read,
+      query: listQuery,
+      handler: (_ctx, { guard, query }) => list(guard, query.limit, query.cursor),
+    }),
+    gatewayRoute({
       method: 'POST',
       path: `${base}/list`,
-      async handler(ctx) {
-        const body = input.body(await ctx.json(), true);
-        input.only(body, ['limit', 'cursor']);
-        const limit = body.limit === undefined ? 10 : input.integer(body.limit, 'limit', 1, 10);
-        const cursor = body.cursor === undefined || body.cursor === null ? undefined : input.string(body.cursor, 'cursor');
-        return list(ctx, limit, cursor);
-      },
-    },
-    {
+      guard: read,
+      body: listBody,
+      handler: (_ctx, { guard, body }) => list(guard, body.limit, body.cursor),
+    }),
+    gatewayRoute({
       method: 'POST',
       path: `${base}/byids`,
-      async handler(ctx) {
-        const project = ctx.params.project!;
-        const grant = await auth.authorize(ctx, project, 'postgresGatewayAcl', 'READ');
-        const body = input.body(await ctx.json());
-        input.only(body, ['items', 'ignoreUnknownIds']);
-        const ignore = body.ignoreUnknownIds === undefined ? false : input.boolean(body.ignoreUnknownIds, 'ignoreUnknownIds');
-        const usernames = input.items(body, 1, 10).map((item, i) => usernameOf(item, `items.${i}`));
-        const { found, missing } = await findUsers(pg, project, usernames);
-        const outOfScope = found.filter((r) => !grant.covers({ username: r.username }));
-        if (outOfScope.length > 0) throw new HttpError(403, `Forbidden: postgresGatewayAcl:READ does not cover user '${outOfScope[0]!.username}'`);
-        if (missing.length > 0 && !ignore) throw unknownUsers(missing);
+      guard: read,
+      body: byIdsBody,
+      async handler(_ctx, { guard: grant, body }) {
+        const { found, missing } = await findUsers(pg, grant.project, body.items.map((item) => item.username));
+        for (const row of found) requireCovered(grant, 'READ', row.username);
+        if (missing.length > 0 && !body.ignoreUnknownIds) throw unknownUsers(missing);
         return { items: found.map(userItem) };
       },
-    },
-    {
+    }),
+    gatewayRoute({
       method: 'POST',
       path: `${base}/update`,
-      async handler(ctx) {
-        const project = ctx.params.project!;
-        const grant = await auth.authorize(ctx, project, 'postgresGatewayAcl', 'WRITE');
-        const body = input.body(await ctx.json());
-        input.only(body, ['items']);
-        const [item] = input.items(body, 1, 1);
-        const spec = input.object(item, 'items.0');
-        input.only(spec, ['username', 'update']);
-        const username = input.string(input.required(spec, 'username', 'items.0'), 'items.0.username', 1);
-        const update = input.object(input.required(spec, 'update', 'items.0'), 'items.0.update');
-        input.only(update, ['credentials']);
-        const credentials = input.object(input.required(update, 'credentials', 'items.0.update'), 'items.0.update.credentials');
-        input.only(credentials, ['set']);
-        const set = input.object(input.required(credentials, 'set', 'items.0.update.credentials'), 'items.0.update.credentials.set');
-        input.only(set, ['nonce']);
-        const nonce = input.string(input.required(set, 'nonce', 'items.0.update.credentials.set'), 'items.0.update.credentials.set.nonce', 1);
-        if (!grant.covers({ username })) throw new HttpError(403, `Forbidden: postgresGatewayAcl:WRITE does not cover user '${username}'`);
-
+      guard: write,
+      body: updateBody,
+      async handler(_ctx, { guard: grant, body }) {
+        const { username: name, update } = body.items[0]!;
+        requireCovered(grant, 'WRITE', name);
         const row = await pg.transaction(async (tx) => {
-          const found = await tx.query('SELECT * FROM cognite.gateway_users WHERE project = $1 AND username = $2 FOR UPDATE', [project, username]);
+          const found = await tx.query('SELECT * FROM cognite.gateway_users WHERE project = $1 AND username = $2 FOR UPDATE', [grant.project, name]);
           const current = found.rows[0] as UserRow | undefined;
-          if (!current) throw unknownUsers([username]);
-          const sessionId = await consumeNonce(tx, project, nonce);
+          if (!current) throw unknownUsers([name]);
+          const sessionId = await consumeNonce(tx, options.clock, grant.project, update.credentials.set.nonce);
           // Strictly later than before, even within the same millisecond.
-          const updated = Math.max(Date.now(), Number(current.last_updated_time) + 1);
-          const result = await tx.query(
-            'UPDATE cognite.gateway_users SET session_id = $2, last_updated_time = $3 WHERE username = $1 RETURNING *',
-            [username, sessionId, updated],
-          );
+          const updated = Math.max(options.clock.now(), Number(current.last_updated_time) + 1);
+          const result = await tx.query('UPDATE cognite.gateway_users SET session_id = $2, last_updated_time = $3 WHERE username = $1 RETURNING *', [name, sessionId, updated]);
           return result.rows[0] as UserRow;
         });
         // Only the bound session changes: same username, same password (never returned again).
         return { items: [userItem(row)] };
       },
-    },
-    {
+    }),
+    gatewayRoute({
       method: 'POST',
       path: `${base}/delete`,
-      async handler(ctx) {
-        const project = ctx.params.project!;
-        const grant = await auth.authorize(ctx, project, 'postgresGatewayAcl', 'WRITE');
-        const body = input.body(await ctx.json());
-        // The Python SDK sends ignore_unknown_ids here and passes against the live API.
-        input.only(body, ['items', 'ignoreUnknownIds', 'ignore_unknown_ids']);
-        const flag = body.ignoreUnknownIds ?? body.ignore_unknown_ids;
-        const ignore = flag === undefined ? false : input.boolean(flag, 'ignoreUnknownIds');
-        const [item] = input.items(body, 1, 1);
-        const username = usernameOf(item, 'items.0');
-        if (!grant.covers({ username })) throw new HttpError(403, `Forbidden: postgresGatewayAcl:WRITE does not cover user '${username}'`);
+      guard: write,
+      body: deleteBody,
+      async handler(_ctx, { guard: grant, body }) {
+        const ignore = body.ignoreUnknownIds ?? body.ignore_unknown_ids ?? false;
+        const name = body.items[0]!.username;
+        requireCovered(grant, 'WRITE', name);
         await pg.transaction(async (tx) => {
-          const found = await tx.query('DELETE FROM cognite.gateway_users WHERE project = $1 AND username = $2 RETURNING username', [project, username]);
+          const tables = await tx.query("SELECT tablename FROM cognite.gateway_tables WHERE username = $1 AND type = 'raw_rows'", [name]);
+          const found = await tx.query('DELETE FROM cognite.gateway_users WHERE project = $1 AND username = $2 RETURNING username', [grant.project, name]);
           if (found.rowCount === 0) {
             if (ignore) return;
-            throw unknownUsers([username]);
+            throw unknownUsers([name]);
           }
-          // The user's tables go with its database; their records with the user's (ON DELETE CASCADE).
-          await dropGatewayLogin(pg, username);
+          // The user's tables go with its database, their records with the user's (ON DELETE
+          // CASCADE) and their RAW views here; the rows they wrote stay in RAW.
+          await dropRawViews(tx, name, (tables.rows as { tablename: string }[]).map((t) => t.tablename));
+          await dropGatewayLogin(pg, name);
         });
         return {};
       },
-    },
+    }),
   ];
-}
-
-function credentialsNonce(item: JsonObject, loc: string): string {
-  input.only(item, ['credentials']);
-  const credentials = input.object(input.required(item, 'credentials', loc), `${loc}.credentials`);
-  input.only(credentials, ['nonce']);
-  return input.string(input.required(credentials, 'nonce', `${loc}.credentials`), `${loc}.credentials.nonce`, 1);
-}
-
-function usernameOf(item: unknown, loc: string): string {
-  const obj = input.object(item, loc);
-  input.only(obj, ['username']);
-  return input.string(input.required(obj, 'username', loc), `${loc}.username`, 1);
 }
