@@ -30,9 +30,11 @@ Commands:
   state list <stack>                    The stack's records: logical id, type, status, physical id
   state show <stack> <id> [--reveal]    One record, as JSON
   state rm <stack> <id>                 Forget a record; the remote object is not touched
-  sandbox [--data-dir <dir>] [--port <n>] [--postgres-port <n>]
+  sandbox [--data-dir <dir>] [--port <n>] [--postgres-port <n>] [--project <name>]...
                                         Run the local sandbox (Cognite emulator and a real
-                                        PostgreSQL) and print the environment to deploy to it
+                                        PostgreSQL) and print the environment to deploy to it;
+                                        --project (repeatable) names the CDF projects it serves
+                                        (default: acme)
   handler reconcile|destroy             Run the handler (what the stack's reconciler and teardown
                                         do in Terraform)
 Options:
@@ -71,6 +73,7 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
         'data-dir': { type: 'string' },
         port: { type: 'string' },
         'postgres-port': { type: 'string' },
+        project: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -101,7 +104,7 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
         if (args.length !== 1) return usage('plan takes a stack name');
         return await plan(args[0], env, { json: !!values.json, detailed: !!values['detailed-exitcode'] }, io);
       case 'sandbox':
-        return await sandbox({ dataDir: values['data-dir'], port: values.port, postgresPort: values['postgres-port'] }, io);
+        return await sandbox({ dataDir: values['data-dir'], port: values.port, postgresPort: values['postgres-port'], projects: values.project?.flatMap((p) => p.split(',')) }, io);
       case 'state': {
         const [sub, stack, id] = args;
         if (sub === 'list' && stack) return await stateList(store(stack), stack, io);
@@ -205,13 +208,14 @@ async function singleOutput(store: StateStore, [stack, id, name]: [string, strin
 }
 
 /** Runs the sandbox until SIGINT/SIGTERM, printing the environment to deploy against it. */
-async function sandbox(options: { dataDir?: string; port?: string; postgresPort?: string }, io: CliIo): Promise<number> {
+async function sandbox(options: { dataDir?: string; port?: string; postgresPort?: string; projects?: string[] }, io: CliIo): Promise<number> {
   // Loaded here, not at the top: embedded Postgres is for the sandbox only.
   const { startSandbox } = require('./sandbox') as typeof import('./sandbox');
   const running = await startSandbox({
     dataDir: options.dataDir,
     port: options.port === undefined ? undefined : Number(options.port),
     postgresPort: options.postgresPort === undefined ? undefined : Number(options.postgresPort),
+    cogniteProjects: options.projects,
   });
   io.out(`pgstacks sandbox on ${running.url} (PostgreSQL on ${running.postgres.host}:${running.postgres.port}).`);
   io.out('To deploy to it, export:\n');

@@ -100,5 +100,9 @@ export function watchParent(): () => string | undefined {
 
 /** For the bundle: run, then exit so idle keep-alive sockets do not hold the process open. */
 export function main(argv: string[] = process.argv.slice(2)): void {
+  // With Terraform gone, its end of the output pipe is closed: lines are lost, but the run must
+  // not crash mid-call. The parent watch stops it at the next resource instead.
+  process.stdout.on('error', () => undefined);
+  process.stderr.on('error', () => undefined);
   void runHandler(argv[0] ?? '', { stopReason: watchParent() }).then((code) => process.exit(code));
 }

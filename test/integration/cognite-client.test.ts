@@ -11,7 +11,7 @@ let dataDir: string;
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-client-'));
   // 31 s tokens: fresh at first, inside the 30 s refresh margin a second later.
-  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0, cogniteTokenTtlSeconds: 31 });
+  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0, cogniteTokenTtlSeconds: 31, cogniteProjects: ['acme', 'client'] });
 });
 afterAll(async () => {
   await sandbox.stop();

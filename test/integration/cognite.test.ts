@@ -17,7 +17,7 @@ let h: EngineHarness;
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-cognite-'));
-  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0 });
+  sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0, cogniteProjects: ['acme', 'login', 'noop', 'preflight', 'rotate', 'lost', 'crash', 'fivexx', 'busy', 'gone'] });
 });
 afterAll(async () => {
   await sandbox.stop();
