@@ -57,6 +57,8 @@ interface Item {
   readonly spec: ResourceSpec;
   readonly type: ResourceType;
   readonly label: string;
+  /** The logical ids its props reference. */
+  readonly dependencies: readonly string[];
   record?: ResourceRecord;
   /** A record taken over from another logical id (an alias, or the same natural key). */
   move?: { readonly from: string; readonly why: string };
@@ -158,7 +160,7 @@ class StackRun {
         entry.error = `unknown resource type '${spec.type}': the handler bundle has no such type`;
         continue;
       }
-      this.items.set(spec.id, { spec, type, label: `${spec.id} (${spec.type})`, record: this.records.get(spec.id), planned: entry });
+      this.items.set(spec.id, { spec, type, label: `${spec.id} (${spec.type})`, dependencies: dependenciesOf(spec.props), record: this.records.get(spec.id), planned: entry });
     }
     this.findMoves(declared);
     await this.readAll([...this.items.values()].filter((i) => i.record?.physicalId));
@@ -366,7 +368,7 @@ class StackRun {
     const visit = (item: Item, path: string[]) => {
       if (seen.has(item.spec.id)) return;
       if (path.includes(item.spec.id)) return; // a cycle: runGraph reports it
-      for (const dep of dependenciesOf(item.spec.props)) {
+      for (const dep of item.dependencies) {
         const target = this.items.get(dep);
         if (target) visit(target, [...path, item.spec.id]);
       }
@@ -389,7 +391,7 @@ class StackRun {
     for (const [id, err] of await this.removeGraph(removed, 'prune', hooks)) failures.set(id, err);
 
     const ids = this.inDependencyOrder().map((i) => i.spec.id);
-    const waitsFor = (id: string) => dependenciesOf((this.items.get(id) as Item).spec.props);
+    const waitsFor = (id: string) => (this.items.get(id) as Item).dependencies;
     for (const [id, err] of await runGraph(ids, { waitsFor, parallelism: this.engine.settings.parallelism, stopReason: hooks.stopReason }, (id) => this.applyItem(this.items.get(id) as Item))) {
       failures.set(id, err);
     }
@@ -511,7 +513,7 @@ class StackRun {
       id: item.spec.id,
       spec: item.spec,
       props: inputs.props,
-      dependencies: dependenciesOf(item.spec.props),
+      dependencies: [...item.dependencies],
       secretFingerprints: fingerprints(inputs.secrets),
     };
   }

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
-import { Client, Pool, type PoolClient } from 'pg';
+import { Client, Pool, type ClientBase, type PoolClient } from 'pg';
 
 /** The database that holds the emulators' own state (one schema per emulator). */
 export const STATE_DATABASE = 'pgstacks_sandbox';
@@ -31,14 +31,14 @@ export interface PostgresServer {
   /** Superuser pool on the state database. */
   readonly state: Pool;
   /** Runs `fn` with a superuser connection to `database` (a fresh connection, closed afterwards). */
-  withDatabase<T>(database: string, fn: (client: Client) => Promise<T>): Promise<T>;
+  withDatabase<T>(database: string, fn: (client: ClientBase) => Promise<T>): Promise<T>;
   /** Runs `fn` in a transaction on the state database. */
   transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
   /**
    * Creates a database owned by the superuser that nobody may connect to or create objects in
    * until granted, so a login role sees only what an emulator hands it.
    */
-  createIsolatedDatabase(name: string, setup?: (client: Client) => Promise<void>): Promise<void>;
+  createIsolatedDatabase(name: string, setup?: (client: ClientBase) => Promise<void>): Promise<void>;
   /** Drops a database (disconnecting its sessions); a missing one is fine. */
   dropDatabase(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -173,17 +173,32 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
   // An idle client that loses its connection (e.g. at shutdown) must not crash the process.
   state.on('error', () => undefined);
 
+  // A small pool per emulated database: a new backend per request costs more than the request.
+  const pools = new Map<string, Pool>();
+  const poolOf = (database: string) => {
+    let pool = pools.get(database);
+    if (!pool) {
+      pool = new Pool({ ...connection, database, max: 4, idleTimeoutMillis: 2_000 });
+      pool.on('error', () => undefined);
+      pools.set(database, pool);
+    }
+    return pool;
+  };
+  const closePool = async (database: string) => {
+    const pool = pools.get(database);
+    pools.delete(database);
+    await pool?.end().catch(() => undefined);
+  };
+
   const server: PostgresServer = {
     ...connection,
     state,
     async withDatabase(database, fn) {
-      const client = new Client({ ...connection, database });
-      client.on('error', () => undefined);
-      await client.connect();
+      const client = await poolOf(database).connect();
       try {
         return await fn(client);
       } finally {
-        await client.end().catch(() => undefined);
+        client.release();
       }
     },
     async transaction(fn) {
@@ -212,9 +227,11 @@ export async function startPostgres(options: PostgresOptions): Promise<PostgresS
       });
     },
     async dropDatabase(name) {
+      await closePool(name);
       await state.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
     },
     async stop() {
+      await Promise.all([...pools.keys()].map(closePool));
       await state.end().catch(() => undefined);
       await stopEmbedded(embedded);
     },

@@ -8,7 +8,7 @@
  * reads and writes it like any table (`INSERT 0 1`), and its rows live in RAW. A view table has no
  * RAW behind it, so it is a plain table whose writes replace the row with the same key.
  */
-import type { Client } from 'pg';
+import type { ClientBase as Client } from 'pg';
 import { quoteIdent, quoteLiteral, STATE_DATABASE, type PostgresServer } from '../postgres';
 import { rawViewOf, type BridgeLogin } from './raw-store';
 
