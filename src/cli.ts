@@ -12,7 +12,21 @@ import { Logger } from './runtime/log';
 import { formatPlan, hasChanges, summarize } from './runtime/plan';
 import { parseManifest } from './runtime/spec';
 import { defaultStateDirectory, locateStack } from './runtime/stack-files';
-import { LocalDirectoryStore, openSecrets, secretNames, STATE_DIR_VARIABLE, STATE_KEY_VARIABLE, type ResourceRecord, type StateStore } from './runtime/state';
+import { HANDLER_ENV } from './runtime/handler-env';
+import {
+  closeStateStore,
+  CorruptRecordError,
+  LocalDirectoryStore,
+  openSecrets,
+  openStateStore,
+  secretNames,
+  stateDirectory,
+  STATE_DATABASE_VARIABLE,
+  STATE_DIR_VARIABLE,
+  STATE_KEY_VARIABLE,
+  type ResourceRecord,
+  type StateStore,
+} from './runtime/state';
 
 const USAGE = `Usage: pgstacks <command> [options]
 
@@ -30,6 +44,13 @@ Commands:
   state list <stack>                    The stack's records: logical id, type, status, physical id
   state show <stack> <id> [--reveal]    One record, as JSON
   state rm <stack> <id>                 Forget a record; the remote object is not touched
+  state import <stack> <id> <physical id>
+                                        Record an existing remote object as resource <id> (after
+                                        the state was lost); --absent instead of the physical id:
+                                        it does not exist, so the next apply creates it
+  state migrate <stack> --to postgres|local
+                                        Copy the stack's records between the local directory and
+                                        the PostgreSQL store ($PGSTACKS_STATE_DATABASE_URL)
   sandbox [--data-dir <dir>] [--port <n>] [--postgres-port <n>] [--project <name>]...
                                         Run the local sandbox (Cognite emulator and a real
                                         PostgreSQL) and print the environment to deploy to it;
@@ -68,6 +89,8 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
       options: {
         json: { type: 'boolean' },
         'detailed-exitcode': { type: 'boolean' },
+        absent: { type: 'boolean' },
+        to: { type: 'string' },
         reveal: { type: 'boolean' },
         'state-dir': { type: 'string' },
         'data-dir': { type: 'string' },
@@ -110,7 +133,9 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
         if (sub === 'list' && stack) return await stateList(store(stack), stack, io);
         if (sub === 'show' && stack && id) return await stateShow(store(stack), stack, id, { reveal: !!values.reveal, stateKey }, io);
         if (sub === 'rm' && stack && id) return await stateRm(store(stack), stack, id, io);
-        return usage('state takes: list <stack> | show <stack> <id> | rm <stack> <id>');
+        if (sub === 'import' && stack && id && (args[3] || values.absent) && !(args[3] && values.absent)) return await stateImport(stack, id, args[3], env, io);
+        if (sub === 'migrate' && stack && (values.to === 'postgres' || values.to === 'local')) return await stateMigrate(stack, values.to, env, io);
+        return usage('state takes: list <stack> | show <stack> <id> | rm <stack> <id> | import <stack> <id> <physical id>|--absent | migrate <stack> --to postgres|local');
       }
       case 'handler':
         if (!HANDLER_COMMANDS.includes(args[0] as never)) return usage(`handler takes one of ${HANDLER_COMMANDS.join(', ')}`);
@@ -125,26 +150,83 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
 }
 
 /** The store a stack's records are in: the override, else where the stack was synthesized to keep them. */
+/**
+ * The store a stack's records are in, as its synthesized reconciler would open it: the
+ * environment first (PGSTACKS_STATE_DIR, a PostgreSQL connection string), then the settings and
+ * directory the stack was synthesized with, then `.pgstacks/state` next to the app's cdktf.json.
+ */
 function openStore(env: NodeJS.ProcessEnv, stack: string | undefined): StateStore {
-  const dir = env[STATE_DIR_VARIABLE] || (stack && locateStack(stack)?.stateDirectory) || defaultStateDirectory();
-  return new LocalDirectoryStore(dir);
+  const located = stack ? locateStack(stack) : undefined;
+  return openStateStore({ ...located?.stateEnvironment, ...env }, located?.stateDirectory ?? defaultStateDirectory());
+}
+
+/** The engine over a stack's store, with the handler's settings from the environment. */
+function engineFor(env: NodeJS.ProcessEnv, stack: string, io: CliIo): LifecycleEngine {
+  const located = locateStack(stack);
+  const logger = new Logger((line) => io.err(line));
+  return new LifecycleEngine({ store: openStore(env, stack), env, logger, version, allowPlaintextSecrets: { ...located?.stateEnvironment, ...env }[HANDLER_ENV.plaintextSecrets] === 'true' });
+}
+
+/** The synthesized stack's manifest, or an error saying to synthesize it. */
+function manifestOf(stack: string) {
+  const located = locateStack(stack);
+  if (!located) {
+    throw new Error(`no synthesized stack '${stack}' with pgstacks resources found from ${process.cwd()}: run 'cdktf synth' in the app first`);
+  }
+  return parseManifest(fs.readFileSync(located.manifest, 'utf8'), located.manifest);
+}
+
+/** Records an existing remote object (or its absence) for a resource whose record was lost. */
+async function stateImport(stack: string, id: string, physicalId: string | undefined, env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const message = await engineFor(env, stack, io).importRecord(manifestOf(stack), id, physicalId);
+  io.out(message.charAt(0).toUpperCase() + message.slice(1));
+  return 0;
+}
+
+/** Copies a stack's records and metadata between the local and the PostgreSQL store. */
+async function stateMigrate(stack: string, to: string, env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
+  const located = locateStack(stack);
+  const settings = { ...located?.stateEnvironment, ...env };
+  const local = new LocalDirectoryStore(stateDirectory(settings, located?.stateDirectory ?? defaultStateDirectory()));
+  const postgres = openStateStore(settings);
+  if (postgres instanceof LocalDirectoryStore) {
+    io.err(`pgstacks: state migrate needs the PostgreSQL store's connection string: set ${STATE_DATABASE_VARIABLE} (or the variable Pgstacks.configure names)`);
+    return 1;
+  }
+  const [source, target] = to === 'postgres' ? [local, postgres] : [postgres, local];
+  try {
+    return await source.withLock(stack, () =>
+      target.withLock(stack, async () => {
+        const records = await source.list(stack);
+        if (records.length === 0) {
+          io.err(`pgstacks: no records for stack '${stack}' in the ${source.description}`);
+          return 1;
+        }
+        const existing = await target.list(stack);
+        if (existing.length > 0) {
+          io.err(`pgstacks: the ${target.description} already holds ${existing.length} records of stack '${stack}'; nothing was copied (forget them there first if they are stale)`);
+          return 1;
+        }
+        const meta = await source.getMeta(stack);
+        for (const record of records) await target.put(record);
+        if (meta) await target.putMeta(stack, meta);
+        io.out(`Copied ${records.length} records of stack '${stack}' from the ${source.description} to the ${target.description}.`);
+        io.out(`The source records are kept; delete them once an apply from the new store has changed nothing.`);
+        return 0;
+      }),
+    );
+  } finally {
+    await closeStateStore(postgres);
+  }
 }
 
 /** Plans the synthesized stack against its records and remote objects, changing nothing. */
 async function plan(stack: string, env: NodeJS.ProcessEnv, options: { json: boolean; detailed: boolean }, io: CliIo): Promise<number> {
-  const located = locateStack(stack);
-  if (!located) {
-    io.err(`pgstacks: no synthesized stack '${stack}' with pgstacks resources found from ${process.cwd()}: run 'cdktf synth' in the app first`);
-    return 1;
-  }
-  const manifest = parseManifest(fs.readFileSync(located.manifest, 'utf8'), located.manifest);
-  const logger = new Logger((line) => io.err(line));
-  const engine = new LifecycleEngine({ store: openStore(env, stack), env, logger, version });
-  const result = await engine.plan(manifest);
+  const result = await engineFor(env, stack, io).plan(manifestOf(stack));
   if (options.json) {
     io.out(JSON.stringify({ stack, changes: hasChanges(result), summary: summarize(result), resources: result.resources }, null, 2));
   } else {
-    for (const line of formatPlan(result)) io.out(logger.clean(line));
+    for (const line of formatPlan(result)) io.out(line);
   }
   const blocked = result.resources.filter((r) => r.error);
   if (blocked.length > 0) return 1;
@@ -250,7 +332,10 @@ async function stateShow(store: StateStore, stack: string, id: string, options: 
 
 async function stateRm(store: StateStore, stack: string, id: string, io: CliIo): Promise<number> {
   return store.withLock(stack, async () => {
-    const record = await store.get(stack, id);
+    const record = await store.get(stack, id).catch((err: unknown) => {
+      if (!(err instanceof CorruptRecordError)) throw err;
+      return { type: 'a corrupt record', physicalId: undefined } as Pick<ResourceRecord, 'type' | 'physicalId'>;
+    });
     if (!record) {
       io.err(`pgstacks: no record '${id}' in stack '${stack}' (${store.description})`);
       return 1;

@@ -3,3 +3,4 @@ export { Pgstacks, LifecycleResourceKind, type PgstacksOptions } from './pgstack
 export { PropsValidationError } from './props';
 export { RemovalPolicy } from './removal-policy';
 export { Secret } from './secret';
+export { StateBackend, type PostgresStateBackendOptions } from './state-backend';

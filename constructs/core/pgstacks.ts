@@ -7,6 +7,7 @@
 import { NullProvider } from '@cdktf/provider-null/lib/provider';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import {
+  Annotations,
   anyToHclTerraform,
   anyToTerraform,
   App,
@@ -29,11 +30,12 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { bundleHandler, synthWorkDirectory } from '../../src/runtime/bundle';
-import { HANDLER_ENV } from '../../src/runtime/handler-env';
+import { HANDLER_ENV, type HandlerCommand } from '../../src/runtime/handler-env';
 import type { ResourceType } from '../../src/runtime/resource-type';
 import { NO_UNFINISHED_RUN } from '../../src/runtime/run-marker';
 import { canonicalize, encodeTriggers, isMarkerValue, isObject, type Json, type JsonObject, type ResourceSpec, type StackManifest } from '../../src/runtime/spec';
-import { DEFAULT_STATE_DIR_VARIABLE } from '../../src/runtime/state/location';
+import { DEFAULT_STATE_DIR_VARIABLE, STATE_DATABASE_FROM_VARIABLE, STATE_SCHEMA_VARIABLE } from '../../src/runtime/state/location';
+import { StateBackend } from './state-backend';
 
 /** The Terraform resource type that carries each pgstacks resource's lifecycle. */
 export enum LifecycleResourceKind {
@@ -51,10 +53,17 @@ export interface PgstacksOptions {
    */
   readonly lifecycleResource?: LifecycleResourceKind;
   /**
-   * The local state store directory, relative to the folder of cdktf.json. It is synthesized as
-   * a path relative to the stack's output folder, so a copied `cdktf.out` keeps its records next
-   * to where it is applied. The handler honours PGSTACKS_STATE_DIR over it.
-   * @default '.pgstacks/state' next to cdktf.json, like Terraform's own local state
+   * Where the engine keeps its records: `StateBackend.local()` or `StateBackend.postgres(...)`.
+   * A local directory is synthesized as a path relative to the stack's output folder, so a
+   * copied `cdktf.out` keeps its records next to where it is applied. At deploy time
+   * PGSTACKS_STATE_DIR (a directory) or PGSTACKS_STATE_DATABASE_URL (PostgreSQL) override it.
+   * @default StateBackend.local('.pgstacks/state'), next to cdktf.json like Terraform's own local state
+   */
+  readonly stateBackend?: StateBackend;
+  /**
+   * The local state directory, relative to the folder of cdktf.json.
+   * @default '.pgstacks/state'
+   * @deprecated use `stateBackend: StateBackend.local(directory)`
    */
   readonly stateDirectory?: string;
   /**
@@ -64,6 +73,13 @@ export interface PgstacksOptions {
    * @default - none
    */
   readonly resourceTypes?: ResourceType[];
+  /**
+   * Store secret outputs (a gateway user's password) in plain text when PGSTACKS_STATE_KEY is not
+   * set. Without a key and without this, a deploy that would store one stops before its first
+   * write. Prefer a key: anyone who can read the state store can read plain-text secrets.
+   * @default false
+   */
+  readonly plaintextSecretOutputs?: boolean;
 }
 
 /** Stack-wide settings for pgstacks resources. */
@@ -105,6 +121,9 @@ const RUNTIME_ID = 'pgstacks';
 const RECONCILER_NAME = 'pgstacks';
 const TEARDOWN_NAME = 'pgstacks_teardown';
 const MARKER_FILE = '.unfinished-run';
+const RUN_MARKER_DATA = 'pgstacks_run';
+/** The variable Terraform's pg backend reads its connection string from. */
+const TERRAFORM_PG_VARIABLE = 'PG_CONN_STR';
 
 interface Prepared {
   readonly handler: TerraformAsset;
@@ -145,22 +164,56 @@ export class PgstacksRuntime extends Construct {
     this.extraTypeModules = (options.resourceTypes ?? []).map((t) => t.module);
     const project = projectDirectory(this);
     const stackOutput = path.resolve(project, App.of(stack).outdir, 'stacks', this.stackName);
-    this.stateDirectory = toPosix(path.relative(stackOutput, path.resolve(project, options.stateDirectory ?? path.join('.pgstacks', 'state'))));
+    const backend = options.stateBackend ?? StateBackend.local(options.stateDirectory);
+    this.stateDirectory = toPosix(path.relative(stackOutput, path.resolve(project, backend.directory ?? path.join('.pgstacks', 'state'))));
     if (this.kind === LifecycleResourceKind.TERRAFORM_DATA) {
       this.node.addValidation(new ValidateTerraformVersion('>=1.4', 'pgstacks resources synthesize terraform_data, which needs Terraform >= 1.4.'));
     }
     const markerFile = `${this.stateDirectory}/${encodeURIComponent(this.stackName)}/${MARKER_FILE}`;
     const self = (field: string) => `\${self.${this.kind === LifecycleResourceKind.TERRAFORM_DATA ? 'triggers_replace' : 'triggers'}.${field}}`;
-    const stateEnv = { [DEFAULT_STATE_DIR_VARIABLE]: this.stateDirectory, [HANDLER_ENV.runMarker]: markerFile };
+    // With the PostgreSQL store under Terraform's own variable, the run marker lives in the
+    // database too, where Terraform reads it at plan time from any runner (src/runtime/run-marker.ts).
+    const markerInDatabase = backend.kind === 'postgres' && backend.connectionVariable === TERRAFORM_PG_VARIABLE;
+    if (backend.kind === 'postgres' && !markerInDatabase) {
+      Annotations.of(this).addWarning(
+        `pgstacks: the PostgreSQL state store's connection string is read from ${backend.connectionVariable}, so Terraform cannot read the ` +
+          `engine's run marker from the database, and it stays a local file: a run cut short on one CI runner is finished only on a runner ` +
+          `that keeps that file. Name the variable ${TERRAFORM_PG_VARIABLE} (as Terraform's pg backend does) to lift this.`,
+      );
+    }
+    const stateEnv = {
+      [HANDLER_ENV.stack]: this.stackName,
+      [DEFAULT_STATE_DIR_VARIABLE]: this.stateDirectory,
+      ...(markerInDatabase ? { [HANDLER_ENV.runMarkerInStore]: 'true' } : { [HANDLER_ENV.runMarker]: markerFile }),
+      ...(backend.kind === 'postgres' ? { [STATE_DATABASE_FROM_VARIABLE]: backend.connectionVariable as string, [STATE_SCHEMA_VARIABLE]: backend.schema as string } : {}),
+      ...(options.plaintextSecretOutputs ? { [HANDLER_ENV.plaintextSecrets]: 'true' } : {}),
+    };
+    let unfinishedRun = `\${fileexists("${markerFile}") ? trimspace(file("${markerFile}")) : "${NO_UNFINISHED_RUN}"}`;
+    if (markerInDatabase) {
+      stack.addOverride(`data.terraform_remote_state.${RUN_MARKER_DATA}`, {
+        backend: 'pg',
+        config: { schema_name: backend.schema },
+        workspace: this.stackName,
+        defaults: { unfinished_run: NO_UNFINISHED_RUN },
+      });
+      unfinishedRun = `\${data.terraform_remote_state.${RUN_MARKER_DATA}.outputs.unfinished_run}`;
+    }
 
-    this.teardown = this.resource(this, 'teardown', TEARDOWN_NAME, { stack: this.stackName }, {});
-    this.provision(this.teardown, 'destroy', { [HANDLER_ENV.stack]: this.stackName, ...stateEnv });
+    // Never tainted (its create-time work may fail without failing the apply), and replaced
+    // create-before-destroy (the deposed copy goes without its destroy provisioner): its destroy
+    // provisioner runs on a real destroy only, whatever happened to the applies before.
+    this.teardown = this.resource(this, 'teardown', TEARDOWN_NAME, { stack: this.stackName }, { lifecycle: { createBeforeDestroy: true } });
+    const deploymentOfSelf = { [HANDLER_ENV.deployment]: '${self.id}', ...stateEnv };
+    this.provision(this.teardown, [
+      { command: 'register', environment: deploymentOfSelf, onFailure: 'continue' },
+      { command: 'destroy', environment: stateEnv, when: 'destroy' },
+    ]);
 
     const triggers = Lazy.anyValue({
       produce: () => ({
         manifest: this.prepare().manifestHash,
         // Read at plan time: a run that did not finish changes it (src/runtime/run-marker.ts).
-        unfinished_run: `\${fileexists("${markerFile}") ? trimspace(file("${markerFile}")) : "${NO_UNFINISHED_RUN}"}`,
+        unfinished_run: unfinishedRun,
       }),
     });
     this.reconciler = this.resource(this, 'reconciler', RECONCILER_NAME, triggers, {});
@@ -168,11 +221,12 @@ export class PgstacksRuntime extends Construct {
       produce: () => ({
         [HANDLER_ENV.manifest]: this.prepare().manifest.path,
         [HANDLER_ENV.plannedRun]: self('unfinished_run'),
+        [HANDLER_ENV.deployment]: `\${${address(this.teardown)}.id}`,
         ...stateEnv,
         ...Object.fromEntries([...this.terraformValues].map(([name, value]) => [name, Fn.jsonencode(value)])),
       }),
     });
-    this.provision(this.reconciler, 'reconcile', environment);
+    this.provision(this.reconciler, [{ command: 'reconcile', environment }]);
     // Prepared by whichever comes first: App.synth's preparing resolve (which may add constructs)
     // reaches the provisioner command; Testing.synth runs aspects.
     Aspects.of(stack).add({ visit: (node) => node === stack && this.prepare() });
@@ -195,18 +249,20 @@ export class PgstacksRuntime extends Construct {
     return resource;
   }
 
-  /** One quiet provisioner; `exec` makes node Terraform's child, so it notices when Terraform dies. */
-  private provision(resource: TerraformResource, command: 'reconcile' | 'destroy', environment: Record<string, string> | IResolvable): void {
-    resource.addOverride('provisioner', [
-      {
+  /** Quiet handler provisioners; `exec` makes node Terraform's child, so it notices when Terraform dies. */
+  private provision(resource: TerraformResource, runs: ReadonlyArray<{ command: HandlerCommand; environment: Record<string, string> | IResolvable; when?: 'destroy'; onFailure?: 'continue' }>): void {
+    resource.addOverride(
+      'provisioner',
+      runs.map(({ command, environment, when, onFailure }) => ({
         'local-exec': {
           command: Lazy.stringValue({ produce: () => `exec node ${this.prepare().handler.path} ${command}` }),
           quiet: true,
-          ...(command === 'destroy' ? { when: 'destroy' } : {}),
+          ...(when ? { when } : {}),
+          ...(onFailure ? { on_failure: onFailure } : {}),
           environment,
         },
-      },
-    ]);
+      })),
+    );
   }
 
   /** Readable Terraform names (`terraform_data.cdf_adf-sink`), unique within the stack. */

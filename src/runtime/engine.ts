@@ -6,6 +6,7 @@
  * order with bounded parallelism, then the old halves of create-before-delete replacements.
  */
 import { runGraph, SkippedError } from './graph';
+import { HANDLER_ENV } from './handler-env';
 import { formatDuration, type Logger } from './log';
 import {
   diffProps,
@@ -23,8 +24,8 @@ import {
 import { dependenciesOf, resolveProps, secretKey, substituteSecrets, type Ref, type RefValue, type ResolvedProps } from './resolve';
 import { getResourceType, type CreateResult, type HandlerContext, type Outputs, type ReadResult, type ResourceType } from './resource-type';
 import { isConcatMarker, isRefMarker, isSecretMarker, type Json, type JsonObject, type ResourceSpec, type StackManifest } from './spec';
-import { fingerprint, newSalt, openSecrets, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE } from './state/secrets';
-import type { ResourceRecord, StateStore } from './state/store';
+import { fingerprint, keyCheck, keyMatches, newSalt, openSecrets, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE, type SealedSecrets } from './state/secrets';
+import type { ResourceRecord, StackMeta, StateStore } from './state/store';
 
 export interface EngineOptions {
   readonly store: StateStore;
@@ -37,7 +38,17 @@ export interface EngineOptions {
   /** How many resources are worked on at once. @default 10, as Terraform's -parallelism */
   readonly parallelism?: number;
   readonly resolveType?: (name: string) => ResourceType | undefined;
+  /**
+   * The stack's Terraform deployment (its teardown resource's id, kept by Terraform for the
+   * stack's life). When the store does not know it, the state was lost: what can be found by its
+   * natural key is adopted, and what cannot stops the run with the import command to use.
+   */
+  readonly deployment?: string;
+  /** Store secret outputs in plain text when PGSTACKS_STATE_KEY is not set. @default false */
+  readonly allowPlaintextSecrets?: boolean;
 }
+
+const PLAINTEXT_SECRETS_VARIABLE = HANDLER_ENV.plaintextSecrets;
 
 /** What the caller of a run wants to hear about. */
 export interface RunHooks {
@@ -64,6 +75,8 @@ interface Item {
   move?: { readonly from: string; readonly why: string };
   /** The object as read at plan time: `null` when it is gone. */
   current?: ReadResult | null;
+  /** The state was lost: look for the object by its natural key before creating one. */
+  adoptFirst?: boolean;
   inputs?: ResolvedProps;
   planned: PlannedResource;
 }
@@ -83,22 +96,23 @@ export class LifecycleEngine {
 
   /** The stack plan, without changing anything (reads only, no lock). */
   async plan(manifest: StackManifest): Promise<StackPlan> {
-    const run = new StackRun(this, this.options, manifest.stack, await this.store.list(manifest.stack));
-    return run.plan(manifest);
+    return (await this.open(manifest.stack)).plan(manifest);
   }
 
   /** Drives the stack's remote objects and records to the manifest. */
   async reconcile(manifest: StackManifest, hooks: RunHooks = {}): Promise<StackPlan> {
     await hooks.begin?.();
     return this.store.withLock(manifest.stack, async () => {
-      const run = new StackRun(this, this.options, manifest.stack, await this.store.list(manifest.stack));
+      const run = await this.open(manifest.stack);
       const plan = await run.plan(manifest);
       for (const line of formatPlan(plan)) this.logger.line(line);
       const blocked = plan.resources.filter((r) => r.error);
       if (blocked.length > 0) {
         throw new PgstacksError(`nothing was changed, because ${blocked.length === 1 ? 'a resource' : `${blocked.length} resources`} cannot be applied as declared:\n${blocked.map((r) => `  ${r.id}: ${r.error}`).join('\n')}`);
       }
+      await run.checkSealing();
       await run.execute(hooks);
+      await run.recordDeployment();
       await hooks.end?.();
       return plan;
     }, { onWait: (message) => this.logger.line(message) });
@@ -107,14 +121,42 @@ export class LifecycleEngine {
   /** Deletes every DESTROY object of the stack and forgets every record (RETAIN objects are kept). */
   async destroyStack(stack: string, hooks: RunHooks = {}): Promise<void> {
     await this.store.withLock(stack, async () => {
-      const records = await this.store.list(stack);
+      const run = await this.open(stack);
+      const records = run.allRecords();
       if (records.length === 0) {
         this.logger.line(`stack '${stack}': nothing in the ${this.store.description} to delete`);
       } else {
-        await new StackRun(this, this.options, stack, records).removeAll(records, 'destroy', hooks);
+        await run.checkSealing();
+        await run.removeAll(records, 'destroy', hooks);
       }
       await hooks.end?.();
     }, { onWait: (message) => this.logger.line(message) });
+  }
+
+  /**
+   * Records a remote object the engine lost track of (`pgstacks state import`): the declared
+   * resource `id` is the object `physicalId`, read to fill its outputs; with no physical id, the
+   * resource is recorded as not existing, so the next apply creates it.
+   */
+  async importRecord(manifest: StackManifest, id: string, physicalId: string | undefined): Promise<string> {
+    return this.store.withLock(manifest.stack, async () => {
+      const run = await this.open(manifest.stack);
+      await run.checkSealing();
+      return run.importRecord(manifest, id, physicalId);
+    });
+  }
+
+  /** Marks the stack's records as belonging to Terraform deployment `deployment` (the teardown's create). */
+  async registerDeployment(stack: string, deployment: string): Promise<void> {
+    await this.store.withLock(stack, async () => {
+      const meta = await this.store.getMeta(stack);
+      if (meta?.deployment !== deployment) await this.store.putMeta(stack, { ...meta, deployment });
+    });
+  }
+
+  private async open(stack: string): Promise<StackRun> {
+    const [records, meta] = await Promise.all([this.store.list(stack), this.store.getMeta(stack)]);
+    return new StackRun(this, this.options, stack, records, meta);
   }
 
   get description(): string {
@@ -135,16 +177,81 @@ class StackRun {
   private readonly logger: Logger;
   private readonly env: NodeJS.ProcessEnv;
 
+  /** The state was lost: Terraform deployed this stack, but the store does not know it. */
+  private readonly lostState: boolean;
+
   constructor(
     private readonly engine: LifecycleEngine,
     private readonly options: EngineOptions,
     private readonly stack: string,
     records: readonly ResourceRecord[],
+    private meta: StackMeta | undefined,
   ) {
     this.store = options.store;
     this.logger = options.logger;
     this.env = options.env;
     for (const record of records) this.records.set(record.id, record);
+    this.lostState = !!options.deployment && !meta?.deployment;
+  }
+
+  allRecords(): ResourceRecord[] {
+    return [...this.records.values()];
+  }
+
+  // ============================================================== secrets
+
+  /**
+   * Stops before the first write when secret outputs could not be kept safely: a key that is not
+   * the stack's, a missing key for encrypted secrets, or no key at all (unless plain text is
+   * allowed explicitly) where a resource has secret outputs.
+   */
+  async checkSealing(): Promise<void> {
+    const key = this.stateKey;
+    const encrypted = this.allRecords().filter((r) => r.secretOutputs?.encrypted);
+    if (key) {
+      if (this.meta?.keyCheck) {
+        if (!keyMatches(key, this.meta.keyCheck)) {
+          throw new PgstacksError(
+            `${STATE_KEY_VARIABLE} is not the key the secret outputs of stack '${this.stack}' were sealed with ` +
+              `(the ${this.store.description} holds a check of it). Set ${STATE_KEY_VARIABLE} to that key and apply again; nothing was changed.`,
+          );
+        }
+        return;
+      }
+      for (const record of encrypted) {
+        try {
+          openSecrets(record.secretOutputs as SealedSecrets, key);
+        } catch {
+          throw new PgstacksError(`${STATE_KEY_VARIABLE} does not open the secret outputs of ${record.id} in stack '${this.stack}': set it to the key they were sealed with; nothing was changed.`);
+        }
+      }
+      await this.putMeta({ ...this.meta, keyCheck: keyCheck(key) });
+      return;
+    }
+    if (this.meta?.keyCheck || encrypted.length > 0) {
+      throw new PgstacksError(`the secret outputs of stack '${this.stack}' are encrypted: set ${STATE_KEY_VARIABLE} to their key and apply again; nothing was changed.`);
+    }
+    const types = [...[...this.items.values()].map((item) => item.type), ...this.allRecords().map((record) => this.typeOf(record.type))];
+    const withSecrets = [...new Set(types.filter((t): t is ResourceType => !!t?.secretAttributes?.length).map((t) => t.name))];
+    if (withSecrets.length > 0 && !this.options.allowPlaintextSecrets) {
+      throw new PgstacksError(
+        `stack '${this.stack}' keeps secret outputs (of ${withSecrets.join(', ')}), and ${STATE_KEY_VARIABLE} is not set, so they would be ` +
+          `stored in plain text. Set ${STATE_KEY_VARIABLE} to a long random passphrase (e.g. export ${STATE_KEY_VARIABLE}="$(openssl rand -base64 32)") ` +
+          `and keep it with your pipeline's secrets; or, to store them in plain text on purpose, set ${PLAINTEXT_SECRETS_VARIABLE}=true ` +
+          `(or Pgstacks.configure(stack, { plaintextSecretOutputs: true })). Nothing was changed.`,
+      );
+    }
+  }
+
+  /** After a successful run: the records now belong to this Terraform deployment. */
+  async recordDeployment(): Promise<void> {
+    const { deployment } = this.options;
+    if (deployment && this.meta?.deployment !== deployment) await this.putMeta({ ...this.meta, deployment });
+  }
+
+  private async putMeta(meta: StackMeta): Promise<void> {
+    await this.store.putMeta(this.stack, meta);
+    this.meta = meta;
   }
 
   // ============================================================== planning
@@ -250,7 +357,17 @@ class StackRun {
     planned.recordOnly = undefined;
     if (!record) {
       planned.action = 'create';
-      planned.reasons.push('new');
+      if (!this.lostState) {
+        planned.reasons.push('new');
+      } else if (type.adopt && type.naturalKey) {
+        item.adoptFirst = true;
+        planned.reasons.push('the state was lost: an existing object with the same name is adopted');
+      } else {
+        planned.error =
+          `it has no record, though Terraform deployed this stack before: the state was lost, and a ${type.name} cannot be found by name. ` +
+          `If it still exists, record it with 'pgstacks state import ${this.stack} ${spec.id} <physical id>'; if it does not, ` +
+          `with 'pgstacks state import ${this.stack} ${spec.id} --absent'. Then apply again.`;
+      }
       return;
     }
     if (!record.physicalId) {
@@ -379,6 +496,35 @@ class StackRun {
     return ordered;
   }
 
+  /** See LifecycleEngine.importRecord. */
+  async importRecord(manifest: StackManifest, id: string, physicalId: string | undefined): Promise<string> {
+    const spec = manifest.resources.find((r) => r.id === id);
+    if (!spec) throw new PgstacksError(`stack '${this.stack}' declares no resource '${id}' (it declares: ${manifest.resources.map((r) => r.id).join(', ') || 'none'})`);
+    const type = this.requireType({ id, type: spec.type } as ResourceRecord);
+    const existing = this.records.get(id);
+    if (existing) {
+      throw new PgstacksError(`${id} is recorded already (${describe(type, existing.physicalId)}); to replace the record, forget it first with 'pgstacks state rm ${this.stack} ${id}'`);
+    }
+    const inputs = this.resolve(spec.props, false);
+    if (inputs.missing.length) throw new PgstacksError(`${id}: ${missingVariables(inputs.missing)}`);
+    if (inputs.unknown.length) throw new PgstacksError(`${id}: import the resources it references first (${inputs.unknown.join(', ')})`);
+    const item: Item = { spec, type, label: `${id} (${spec.type})`, dependencies: dependenciesOf(spec.props), inputs, planned: { id, type: spec.type, action: 'create', reasons: [], changes: [] } };
+    const now = new Date().toISOString();
+    const base: ResourceRecord = { stack: this.stack, id, type: spec.type, status: 'creating', spec, props: {}, outputs: {}, dependencies: [], createdAt: now, updatedAt: now, handlerVersion: this.options.version };
+    if (physicalId === undefined) {
+      await this.save(this.nextRecord(item, base));
+      return `recorded ${id} as not existing: the next apply creates it`;
+    }
+    const owner = this.ownerOf(type.name, physicalId, id);
+    if (owner) throw new PgstacksError(`${describe(type, physicalId)} is recorded already, as '${owner.id}'; one remote object has one owner`);
+    const props = type.schema.parse(substituteSecrets(inputs.props, inputs.secrets));
+    const ctx = this.context(id, undefined);
+    const found = await this.guard(item.label, 'read', ctx, () => type.read(physicalId, props, ctx));
+    if (!found) throw new PgstacksError(`${item.label}: there is no ${describe(type, physicalId)} to import (the service does not know it)`);
+    await this.save({ ...this.nextRecord(item, base), status: 'ready', physicalId, ...this.storedOutputs(item, found.outputs, {}) });
+    return `imported ${describe(type, physicalId)} as ${id}${type.secretAttributes?.length ? ` (its secret outputs, ${type.secretAttributes.join(', ')}, cannot be read back)` : ''}`;
+  }
+
   // ============================================================= execution
 
   async execute(hooks: RunHooks): Promise<void> {
@@ -455,7 +601,7 @@ class StackRun {
 
     switch (planned.action) {
       case 'create': {
-        const recovering = !!record && !record.physicalId;
+        const recovering = (!!record && !record.physicalId) || !!item.adoptFirst;
         const result = await this.createObject(item, handlerProps, ctx, recovering);
         const verb = planned.gone ? 're-created (it was deleted outside pgstacks)' : 'created';
         this.log(spec.id, `${verb} ${describe(type, result.physicalId)} in ${took()}`);
@@ -502,7 +648,10 @@ class StackRun {
       else plain[name] = value;
     }
     for (const name of Object.keys(plain)) delete hidden[name];
-    return { outputs: plain, secretOutputs: Object.keys(hidden).length ? sealSecrets(hidden, this.stateKey) : undefined };
+    // Without a key, and without leave to store plain text, an echoed secret is not kept at all
+    // (a type's own secret outputs never get here: checkSealing stopped the run).
+    const keep = Object.keys(hidden).length > 0 && (!!this.stateKey || !!this.options.allowPlaintextSecrets);
+    return { outputs: plain, secretOutputs: keep ? sealSecrets(hidden, this.stateKey) : undefined };
   }
 
   /** The record with the spec and props of this run (the other fields are the caller's). */
@@ -541,7 +690,7 @@ class StackRun {
         const found = await this.guard(label, 'adopt', ctx, () => adopt(props, ctx));
         const isOld = found && item.record?.pendingDeletes?.some((p) => p.physicalId === found.physicalId);
         if (found && !isOld) {
-          this.log(item.spec.id, `adopted ${describe(type, found.physicalId)} left by an interrupted apply`);
+          this.log(item.spec.id, `adopted ${describe(type, found.physicalId)} ${item.adoptFirst ? 'found by its name' : 'left by an interrupted apply'}`);
           this.redactValues(found.secretOutputs);
           return found;
         }

@@ -6,6 +6,16 @@ export const HANDLER_ENV = {
   stack: 'PGSTACKS_STACK',
   /** The run marker file Terraform reads at plan time (run-marker.ts). */
   runMarker: 'PGSTACKS_RUN_MARKER',
+  /** `true`: the run marker is a row of the PostgreSQL state store, which Terraform reads as a remote state. */
+  runMarkerInStore: 'PGSTACKS_RUN_MARKER_IN_STORE',
   /** The marker value the reconciler was planned with. */
   plannedRun: 'PGSTACKS_PLANNED_RUN',
+  /** The stack's Terraform deployment: its teardown resource's id. */
+  deployment: 'PGSTACKS_DEPLOYMENT',
+  /** `true`: secret outputs may be stored in plain text when no state key is set. */
+  plaintextSecrets: 'PGSTACKS_PLAINTEXT_SECRET_OUTPUTS',
 } as const;
+
+/** What the handler bundle can be asked to do (see handler.ts). */
+export const HANDLER_COMMANDS = ['reconcile', 'destroy', 'register'] as const;
+export type HandlerCommand = (typeof HANDLER_COMMANDS)[number];

@@ -1,20 +1,20 @@
 /**
  * The handler's entry point, run by the stack's two pgstacks resources in Terraform:
  * `node pgstacks-handler.js reconcile` (the reconciler's create-time provisioner: one engine run
- * over the stack manifest) and `node pgstacks-handler.js destroy` (the teardown's destroy-time
+ * over the stack manifest), `register` (the teardown's create-time provisioner: the stack's
+ * records belong to this Terraform deployment) and `destroy` (the teardown's destroy-time
  * provisioner: delete everything the stack's records hold).
  */
 import * as fs from 'node:fs';
 import { version } from '../../package.json';
 import { LifecycleEngine, PgstacksError, type RunHooks } from './engine';
 import { Logger } from './log';
-import { HANDLER_ENV } from './handler-env';
-import { finishRun, startRun } from './run-marker';
+import { HANDLER_COMMANDS, HANDLER_ENV, type HandlerCommand } from './handler-env';
+import { fileRunMarker, storedRunMarker, type RunMarker } from './run-marker';
 import { parseManifest } from './spec';
-import { openStateStore } from './state';
+import { closeStateStore, openStateStore, PostgresStateStore, type StateStore } from './state';
 
-export const HANDLER_COMMANDS = ['reconcile', 'destroy'] as const;
-export type HandlerCommand = (typeof HANDLER_COMMANDS)[number];
+export { HANDLER_COMMANDS, type HandlerCommand };
 
 export interface HandlerOptions {
   readonly env?: NodeJS.ProcessEnv;
@@ -31,29 +31,35 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
     if (!(HANDLER_COMMANDS as readonly string[]).includes(command)) {
       throw new PgstacksError(`unknown handler command '${command}' (expected ${HANDLER_COMMANDS.join(', ')})`);
     }
+    const store = openStateStore(env);
     const engine = new LifecycleEngine({
-      store: openStateStore(env),
+      store,
       env,
       logger,
       version,
       timeoutMs: positive(env.PGSTACKS_TIMEOUT_MINUTES, 60_000),
       parallelism: positive(env.PGSTACKS_PARALLELISM, 1),
+      deployment: env[HANDLER_ENV.deployment] || undefined,
+      allowPlaintextSecrets: env[HANDLER_ENV.plaintextSecrets] === 'true',
     });
-    const marker = env[HANDLER_ENV.runMarker];
+    const marker = runMarker(env, store);
     const hooks: RunHooks = { stopReason: options.stopReason };
-    if (command === 'reconcile') {
-      const file = required(env, HANDLER_ENV.manifest);
-      const manifest = parseManifest(fs.readFileSync(file, 'utf8'), file);
-      await engine.reconcile(manifest, {
-        ...hooks,
-        begin: marker ? () => startRun(marker) : undefined,
-        end: marker ? () => finishRun(marker, env[HANDLER_ENV.plannedRun] ?? '') : undefined,
-      });
-    } else {
-      await engine.destroyStack(required(env, HANDLER_ENV.stack), {
-        ...hooks,
-        end: marker ? () => fs.promises.rm(marker, { force: true }) : undefined,
-      });
+    try {
+      if (command === 'reconcile') {
+        const file = required(env, HANDLER_ENV.manifest);
+        const manifest = parseManifest(fs.readFileSync(file, 'utf8'), file);
+        await engine.reconcile(manifest, {
+          ...hooks,
+          begin: marker && (() => marker.start()),
+          end: marker && (() => marker.finish(env[HANDLER_ENV.plannedRun] ?? '')),
+        });
+      } else if (command === 'register') {
+        await engine.registerDeployment(required(env, HANDLER_ENV.stack), required(env, HANDLER_ENV.deployment));
+      } else {
+        await engine.destroyStack(required(env, HANDLER_ENV.stack), { ...hooks, end: marker && (() => marker.clear()) });
+      }
+    } finally {
+      await closeStateStore(store);
     }
     return 0;
   } catch (err) {
@@ -62,6 +68,16 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
     for (const line of logger.clean(`error: ${detail ?? String(err)}`).split('\n')) logger.line(line);
     return 1;
   }
+}
+
+/** Where the synthesized stack keeps its run marker (run-marker.ts). */
+function runMarker(env: NodeJS.ProcessEnv, store: StateStore): RunMarker | undefined {
+  const stack = env[HANDLER_ENV.stack] ?? '';
+  if (env[HANDLER_ENV.runMarkerInStore] === 'true' && store instanceof PostgresStateStore) {
+    return storedRunMarker((value) => store.writeRunMarker(stack, value));
+  }
+  const file = env[HANDLER_ENV.runMarker];
+  return file ? fileRunMarker(file) : undefined;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

@@ -2,25 +2,55 @@
  * The run marker: how Terraform learns that the last engine run did not finish. Terraform cannot
  * tell by itself: it records the reconciler before its provisioner runs, so a run killed with
  * Terraform (a cancelled CI job) can look done. The reconciler's triggers therefore include the
- * marker file's content, read at plan time. A run writes a fresh value when it starts and, once
- * every resource is applied, writes back the value it was planned with: a finished run leaves
- * the plan unchanged, and an unfinished one changes it, so the next apply runs the engine again.
+ * marker's value, read at plan time. A run writes a fresh value when it starts and, once every
+ * resource is applied, writes back the value it was planned with: a finished run leaves the plan
+ * unchanged, and an unfinished one changes it, so the next apply runs the engine again.
+ *
+ * The marker is a file next to the local state (read with `file()`), or, with the PostgreSQL
+ * store, a row Terraform reads as a `pg` remote state from any runner.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
 
-/** The marker's value when no run ever failed to finish (also when the file is missing). */
+/** The marker's value when no run ever failed to finish (also when there is no marker). */
 export const NO_UNFINISHED_RUN = 'none';
 
-/** Marks a run as started: until `finishRun`, the next plan sees a new value. */
-export function startRun(file: string): Promise<void> {
-  return writeAtomically(file, `${new Date().toISOString()} pid ${process.pid}`);
+export interface RunMarker {
+  /** Marks a run as started: until `finish`, the next plan sees a new value. */
+  start(): Promise<void>;
+  /** Marks the run as finished: the marker goes back to the value this run was planned with. */
+  finish(plannedValue: string): Promise<void>;
+  /** The stack is gone: so is its marker. */
+  clear(): Promise<void>;
 }
 
-/** Marks the run as finished: the marker goes back to the value this run was planned with. */
-export function finishRun(file: string, plannedValue: string): Promise<void> {
-  return writeAtomically(file, plannedValue);
+/** A value nobody planned with: when the run started, and by whom. */
+const startedValue = () => `${new Date().toISOString()} pid ${process.pid}`;
+
+export function fileRunMarker(file: string): RunMarker {
+  return {
+    start: () => writeAtomically(file, startedValue()),
+    finish: (planned) => writeAtomically(file, planned),
+    clear: () => fs.rm(file, { force: true }),
+  };
+}
+
+/** A marker kept by `write` (a database row), as the text Terraform reads. */
+export function storedRunMarker(write: (value: string | undefined) => Promise<void>): RunMarker {
+  return { start: () => write(startedValue()), finish: (planned) => write(planned), clear: () => write(undefined) };
+}
+
+/** The marker as a Terraform state whose one output is the value (a `terraform_remote_state`). */
+export function asRemoteState(value: string): string {
+  return JSON.stringify({
+    version: 4,
+    terraform_version: '1.4.0',
+    serial: 1,
+    lineage: 'pgstacks-run-marker',
+    outputs: { unfinished_run: { value, type: 'string' } },
+    resources: [],
+  });
 }
 
 async function writeAtomically(file: string, value: string): Promise<void> {

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { HANDLER_ENV } from './handler-env';
-import { DEFAULT_STATE_DIR_VARIABLE } from './state/location';
+import { DEFAULT_STATE_DIR_VARIABLE, STATE_DATABASE_FROM_VARIABLE, STATE_SCHEMA_VARIABLE } from './state/location';
 
 export interface LocatedStack {
   /** `<project>/cdktf.out/stacks/<stack>`: Terraform's working directory for the stack. */
@@ -15,6 +15,8 @@ export interface LocatedStack {
   readonly manifest: string;
   /** The state directory it was synthesized with. */
   readonly stateDirectory: string;
+  /** The state store settings it was synthesized with (which variable holds a connection string). */
+  readonly stateEnvironment: Record<string, string>;
 }
 
 /** The folder holding cdktf.json, searched upward from `from`. */
@@ -54,5 +56,8 @@ export function locateStack(stack: string, from = process.cwd()): LocatedStack |
     directory,
     manifest: path.resolve(directory, environment[HANDLER_ENV.manifest]),
     stateDirectory: path.resolve(directory, environment[DEFAULT_STATE_DIR_VARIABLE] ?? path.join('..', '..', '..', '.pgstacks', 'state')),
+    stateEnvironment: Object.fromEntries(
+      [STATE_DATABASE_FROM_VARIABLE, STATE_SCHEMA_VARIABLE, HANDLER_ENV.plaintextSecrets].filter((name) => environment[name]).map((name) => [name, environment[name]]),
+    ),
   };
 }

@@ -78,7 +78,7 @@ function applyAndKill(project: TerraformProject, args: string[], after: number, 
   return new Promise((resolve) => {
     const child = spawn('terraform', [...args, '-auto-approve', '-input=false', '-no-color'], {
       cwd: project.stackDir,
-      env: { ...process.env, ...project.env },
+      env: project.processEnv(),
       detached: group,
     });
     let output = '';
@@ -229,7 +229,7 @@ test('a rename without an alias keeps the table, its one owner and its rows', as
     declare(project, shape);
     await project.applyOk();
     const user = (await project.store.get('converge', 'user-0'))!;
-    const password = JSON.parse(fs.readFileSync(path.join(project.dir, '.pgstacks/state/converge/user-0.json'), 'utf8')).secretOutputs.values.password;
+    const { password } = await project.secrets('user-0');
     const db = await connectAs(sandbox, user.physicalId as string, password);
     await db.query(`INSERT INTO t_0_0 (id) VALUES ('a'), ('b')`);
 
@@ -262,7 +262,7 @@ test('pgstacks plan shows a changed field, a removed construct and an object del
     // Not spawnSync: the sandbox answering the plan's reads runs in this process.
     const run = (...args: string[]) =>
       new Promise<{ status: number | null; stdout: string }>((resolve) => {
-        const child = spawn(bin, ['plan', 'converge', ...args], { cwd: project.dir, env: { ...process.env, ...project.env } });
+        const child = spawn(bin, ['plan', 'converge', ...args], { cwd: project.dir, env: project.processEnv() });
         let stdout = '';
         child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
         child.on('close', (status) => resolve({ status, stdout }));

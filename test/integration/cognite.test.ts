@@ -6,7 +6,6 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { CogniteClient } from '../../src/clients/cognite';
-import { openSecrets } from '../../src/runtime/state';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
 import { cdfGet, connectAs, gatewayUsers, rawTableSpec, SECRET_ENV, userSpec } from '../support/cognite';
 import { EngineHarness } from '../support/engine';
@@ -31,7 +30,7 @@ beforeEach(() => {
 afterEach(() => h.cleanup());
 
 async function password(id = 'user'): Promise<string> {
-  return openSecrets((await h.record(id))!.secretOutputs!, undefined).password;
+  return (await h.secrets(id)).password;
 }
 
 describe('gateway user', () => {

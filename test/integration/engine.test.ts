@@ -36,7 +36,7 @@ describe('apply', () => {
     const record = await h.record('a');
     expect(record).toMatchObject({ status: 'ready', physicalId: server.list()[0].id, outputs: { name: 'alpha', size: 1 } });
     expect(record?.outputs).not.toHaveProperty('apiKey');
-    expect(openSecrets(record!.secretOutputs!, undefined)).toEqual({ apiKey: server.list()[0].apiKey });
+    expect(await h.secrets('a')).toEqual({ apiKey: server.list()[0].apiKey });
     expect(h.log).toMatch(/a: created test:widget w-\d+ in \d+ms/);
     expect(h.log).toContain('+ a [test:widget]: create (new)');
     expect(h.log).not.toContain(server.list()[0].apiKey);

@@ -2,22 +2,33 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LifecycleEngine, type RunHooks } from '../../src/runtime/engine';
+import { LifecycleEngine, type EngineOptions, type RunHooks } from '../../src/runtime/engine';
 import { Logger } from '../../src/runtime/log';
 import type { StackPlan } from '../../src/runtime/plan';
 import type { ResourceSpec } from '../../src/runtime/spec';
-import { LocalDirectoryStore } from '../../src/runtime/state';
+import { LocalDirectoryStore, openSecrets, STATE_KEY_VARIABLE } from '../../src/runtime/state';
+import { TEST_STATE_KEY } from './env';
 import './widget-type';
 
 export class EngineHarness {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-engine-'));
   readonly store = new LocalDirectoryStore(path.join(this.dir, 'state'));
   readonly lines: string[] = [];
+  /** The handler's environment, on top of the test state key. */
   env: NodeJS.ProcessEnv = {};
   parallelism?: number;
+  /** More engine options (deployment, plain-text secrets). */
+  options: Partial<EngineOptions> = {};
+
+  /** A record's secret outputs, opened with the environment's key. */
+  async secrets(id: string): Promise<Record<string, string>> {
+    const record = await this.record(id);
+    return record?.secretOutputs ? openSecrets(record.secretOutputs, this.env[STATE_KEY_VARIABLE] ?? TEST_STATE_KEY) : {};
+  }
 
   engine(): LifecycleEngine {
-    return new LifecycleEngine({ store: this.store, env: this.env, logger: new Logger((l) => this.lines.push(l)), version: 'test', parallelism: this.parallelism });
+    const env = { [STATE_KEY_VARIABLE]: TEST_STATE_KEY, ...this.env };
+    return new LifecycleEngine({ store: this.store, env, logger: new Logger((l) => this.lines.push(l)), version: 'test', parallelism: this.parallelism, ...this.options });
   }
 
   /** What `apply` and `remove` have declared so far, by logical id. */

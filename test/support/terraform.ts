@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { LocalDirectoryStore } from '../../src/runtime/state';
+import { LocalDirectoryStore, openSecrets, STATE_KEY_VARIABLE } from '../../src/runtime/state';
+import { TEST_STATE_KEY } from './env';
 
 export interface RunResult {
   readonly code: number;
@@ -49,10 +50,21 @@ export class TerraformProject {
     return fs.readFileSync(path.join(this.stackDir, 'cdk.tf.json'), 'utf8');
   }
 
+  /** What terraform (and so the handler) runs with: the test state key, then `env`. */
+  processEnv(): NodeJS.ProcessEnv {
+    return { ...process.env, [STATE_KEY_VARIABLE]: TEST_STATE_KEY, ...this.env };
+  }
+
+  /** A record's secret outputs, opened with the key terraform ran with. */
+  async secrets(id: string): Promise<Record<string, string>> {
+    const record = await this.store.get(this.stackName, id);
+    return record?.secretOutputs ? openSecrets(record.secretOutputs, this.processEnv()[STATE_KEY_VARIABLE]) : {};
+  }
+
   /** Runs terraform without blocking the event loop (the test servers live in this process). */
   terraform(args: string[], cwd = this.stackDir): Promise<RunResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn('terraform', [...args, '-no-color'], { cwd, env: { ...process.env, ...this.env } });
+      const child = spawn('terraform', [...args, '-no-color'], { cwd, env: this.processEnv() });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));

@@ -60,6 +60,8 @@ describe('terraform_data mode (default)', () => {
           environment: {
             PGSTACKS_MANIFEST: expect.stringMatching(/^assets\/.+\/pgstacks-manifest\.json$/),
             PGSTACKS_PLANNED_RUN: '${self.triggers_replace.unfinished_run}',
+            PGSTACKS_DEPLOYMENT: '${terraform_data.pgstacks_teardown.id}',
+            PGSTACKS_STACK: 'test',
             PGSTACKS_RUN_MARKER: expect.stringMatching(/^\.\..*\/test\/\.unfinished-run$/),
             PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/^\.\..*\.pgstacks\/state$/),
           },
@@ -68,16 +70,16 @@ describe('terraform_data mode (default)', () => {
     ]);
   });
 
-  test('the teardown deletes the stack on destroy, after the lifecycle resources', () => {
+  test('the teardown registers the deployment once, never fails the apply, and deletes the stack on destroy', () => {
     const teardown = resources.pgstacks_teardown;
     expect(teardown.triggers_replace).toEqual({ stack: 'test' });
     expect(teardown.depends_on).toEqual(['terraform_data.a', 'terraform_data.b']);
-    expect(teardown.provisioner[0]['local-exec']).toEqual({
-      command: expect.stringMatching(/ destroy$/),
-      when: 'destroy',
-      quiet: true,
-      environment: { PGSTACKS_STACK: 'test', PGSTACKS_RUN_MARKER: expect.any(String), PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/\.pgstacks\/state$/) },
-    });
+    expect(teardown.lifecycle).toEqual({ create_before_destroy: true });
+    const env = { PGSTACKS_STACK: 'test', PGSTACKS_RUN_MARKER: expect.any(String), PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/\.pgstacks\/state$/) };
+    expect(teardown.provisioner.map((p: any) => p['local-exec'])).toEqual([
+      { command: expect.stringMatching(/ register$/), on_failure: 'continue', quiet: true, environment: { ...env, PGSTACKS_DEPLOYMENT: '${self.id}' } },
+      { command: expect.stringMatching(/ destroy$/), when: 'destroy', quiet: true, environment: env },
+    ]);
   });
 
   test('nested constructs get readable, unique Terraform names', () => {

@@ -7,7 +7,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import type { LockOptions, ResourceRecord, StateStore } from './store';
+import { parseRecordText } from './records';
+import type { LockOptions, ResourceRecord, StackMeta, StateStore } from './store';
 
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
@@ -16,6 +17,8 @@ const LOCK_TIMEOUT_MS = 10 * 60_000;
 const LOCK_NOTICE_MS = 5_000;
 
 const encode = (name: string) => encodeURIComponent(name);
+/** Not `.json`, so never taken for a record. */
+const META_FILE = '_stack.meta';
 const decode = (file: string) => decodeURIComponent(file.slice(0, -'.json'.length));
 
 export class LocalDirectoryStore implements StateStore {
@@ -34,22 +37,38 @@ export class LocalDirectoryStore implements StateStore {
   }
 
   async get(stack: string, id: string): Promise<ResourceRecord | undefined> {
-    try {
-      return JSON.parse(await fs.readFile(this.file(stack, id), 'utf8')) as ResourceRecord;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const file = this.file(stack, id);
+    const text = await readIfExists(file);
+    return text === undefined ? undefined : parseRecordText(text, { stack, id, location: file });
   }
 
   async put(record: ResourceRecord): Promise<void> {
-    const dir = this.stackDir(record.stack);
+    await this.write(record.stack, this.file(record.stack, record.id), record);
+  }
+
+  async getMeta(stack: string): Promise<StackMeta | undefined> {
+    const file = path.join(this.stackDir(stack), META_FILE);
+    const text = await readIfExists(file);
+    if (text === undefined) return undefined;
+    try {
+      return JSON.parse(text) as StackMeta;
+    } catch {
+      throw new Error(`the stack metadata ${file} is not valid JSON; restore it from a backup, or delete it (the next apply asks for 'pgstacks state import' where it must)`);
+    }
+  }
+
+  async putMeta(stack: string, meta: StackMeta): Promise<void> {
+    await this.write(stack, path.join(this.stackDir(stack), META_FILE), meta);
+  }
+
+  /** Writes JSON atomically: a temporary file, flushed, renamed over the target. */
+  private async write(stack: string, target: string, value: unknown): Promise<void> {
+    const dir = this.stackDir(stack);
     await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
-    const target = this.file(record.stack, record.id);
     const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     const handle = await fs.open(temp, 'wx', FILE_MODE);
     try {
-      await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
+      await handle.writeFile(`${JSON.stringify(value, null, 2)}\n`, 'utf8');
       await handle.sync();
     } finally {
       await handle.close();
@@ -69,6 +88,7 @@ export class LocalDirectoryStore implements StateStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
+    await removeAbandonedTemps(this.stackDir(stack), files);
     const records = await Promise.all(
       files.filter((f) => f.endsWith('.json')).map((f) => this.get(stack, decode(f))),
     );
@@ -122,6 +142,32 @@ export class LocalDirectoryStore implements StateStore {
     } finally {
       await fs.rm(lockFile, { force: true });
     }
+  }
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/** Temporary files of writes interrupted by a kill (`<target>.<pid>.<random>.tmp`) whose writer is gone. */
+async function removeAbandonedTemps(dir: string, files: readonly string[]): Promise<void> {
+  for (const file of files) {
+    const pid = /\.(\d+)\.[0-9a-f]{8}\.tmp$/.exec(file)?.[1];
+    if (pid && !isAlive(Number(pid))) await fs.rm(path.join(dir, file), { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

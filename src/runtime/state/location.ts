@@ -1,4 +1,4 @@
-/** Where the local state store is: the variables and the default, shared by synth, handler and CLI. */
+/** Where the state store is: the variables and the default, shared by synth, handler and CLI. */
 import * as path from 'node:path';
 
 /** Overrides the state directory for the handler and the CLI. */
@@ -10,3 +10,10 @@ export const DEFAULT_STATE_DIR_VARIABLE = 'PGSTACKS_DEFAULT_STATE_DIR';
 export function stateDirectory(env: NodeJS.ProcessEnv, fallback = path.join('.pgstacks', 'state')): string {
   return path.resolve(env[STATE_DIR_VARIABLE] || env[DEFAULT_STATE_DIR_VARIABLE] || fallback);
 }
+
+/** A PostgreSQL connection string: set, it selects the PostgreSQL state store. */
+export const STATE_DATABASE_VARIABLE = 'PGSTACKS_STATE_DATABASE_URL';
+/** Synthesized by Pgstacks.configure: the name of the variable that holds the connection string. */
+export const STATE_DATABASE_FROM_VARIABLE = 'PGSTACKS_STATE_DATABASE_FROM';
+/** The PostgreSQL schema of the state tables. @default 'pgstacks' */
+export const STATE_SCHEMA_VARIABLE = 'PGSTACKS_STATE_SCHEMA';

@@ -6,7 +6,7 @@
  * scrypt is slow on purpose (~40 ms), so one engine run derives each key once: records sealed in
  * one run share its salt, and derived keys and fingerprints are memoized per process.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 
 export type SealedSecrets =
   | { readonly encrypted: false; readonly values: Record<string, string> }
@@ -91,4 +91,25 @@ export function sameFingerprint(value: string, salt: string, expected: string): 
   const actual = Buffer.from(fingerprint(value, salt), 'base64');
   const wanted = Buffer.from(expected, 'base64');
   return actual.length === wanted.length && timingSafeEqual(actual, wanted);
+}
+
+/** A proof that a state key is the one a stack's secrets were sealed with. */
+export interface KeyCheck {
+  readonly kdf: 'scrypt';
+  readonly salt: string;
+  /** HMAC-SHA256 of a fixed text under the derived key. */
+  readonly mac: string;
+}
+
+const KEY_CHECK_TEXT = 'pgstacks state key check v1';
+
+export function keyCheck(stateKey: string): KeyCheck {
+  const salt = runSalt();
+  return { kdf: 'scrypt', salt: salt.toString('base64'), mac: createHmac('sha256', deriveKey(stateKey, salt)).update(KEY_CHECK_TEXT).digest('base64') };
+}
+
+export function keyMatches(stateKey: string, check: KeyCheck): boolean {
+  const expected = Buffer.from(check.mac, 'base64');
+  const actual = createHmac('sha256', deriveKey(stateKey, Buffer.from(check.salt, 'base64'))).update(KEY_CHECK_TEXT).digest();
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

@@ -5,7 +5,7 @@
  */
 import type { Outputs } from '../resource-type';
 import type { Json, JsonObject, ResourceSpec } from '../spec';
-import type { SealedSecrets } from './secrets';
+import type { KeyCheck, SealedSecrets } from './secrets';
 
 export type RecordStatus = 'creating' | 'ready' | 'deleting';
 
@@ -40,6 +40,18 @@ export interface ResourceRecord {
   handlerVersion: string;
 }
 
+/** What the store knows about a stack as a whole. */
+export interface StackMeta {
+  /**
+   * The Terraform deployment the records belong to: the id of the stack's teardown resource,
+   * which Terraform keeps for the stack's whole life. Records missing while it is known mean the
+   * state was lost, not that the stack is new.
+   */
+  readonly deployment?: string;
+  /** Verifies PGSTACKS_STATE_KEY before anything is written with it (the key is not stored). */
+  readonly keyCheck?: KeyCheck;
+}
+
 export interface LockOptions {
   /** Told, every few seconds, who holds the lock while this caller waits for it. */
   readonly onWait?: (message: string) => void;
@@ -55,6 +67,8 @@ export interface StateStore {
   remove(stack: string, id: string): Promise<void>;
   list(stack: string): Promise<ResourceRecord[]>;
   stacks(): Promise<string[]>;
+  getMeta(stack: string): Promise<StackMeta | undefined>;
+  putMeta(stack: string, meta: StackMeta): Promise<void>;
   /** Runs `fn` holding the stack's exclusive lock (an engine run, state rm). */
   withLock<T>(stack: string, fn: () => Promise<T>, options?: LockOptions): Promise<T>;
 }
