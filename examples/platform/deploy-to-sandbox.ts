@@ -6,6 +6,7 @@
  * Environment: PGSTACKS_SANDBOX_PORT (default 4610), PGSTACKS_SANDBOX_POSTGRES_PORT (default 4611).
  */
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -51,7 +52,11 @@ async function main(): Promise<number> {
     postgresPort: Number(process.env.PGSTACKS_SANDBOX_POSTGRES_PORT ?? 4611),
   });
   say(`Cognite emulator on ${sandbox.cognite.baseUrl}, PostgreSQL on ${sandbox.postgres.host}:${sandbox.postgres.port}`);
-  const env = { ...process.env, ...sandbox.env(), CDF_PROJECT: 'acme', CHECKPOINT_DISABLE: '1' };
+  // Secret outputs (the gateway user's password) are stored encrypted: the demo keeps its own key.
+  const keyFile = path.join(dataDir, 'state-key');
+  if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
+  const stateKey = fs.readFileSync(keyFile, 'utf8').trim();
+  const env = { ...process.env, ...sandbox.env(), CDF_PROJECT: 'acme', CHECKPOINT_DISABLE: '1', PGSTACKS_STATE_KEY: stateKey };
   try {
     heading(`Deploying examples/${STACK} (npx cdktf deploy ${STACK})`);
     const code = await run('npx', ['cdktf', 'deploy', STACK, '--auto-approve'], env);
@@ -67,8 +72,8 @@ async function main(): Promise<number> {
     const port = (await outputs([USER, 'port'], env)).trim();
     const host = (await outputs([USER, 'host'], env)).trim();
     heading('Connect');
-    say(`Write a row through the gateway user (its password comes from the state store):\n`);
-    say(`  PGPASSWORD="$(npx pgstacks outputs ${STACK} ${USER} password --reveal)" \\`);
+    say(`Write a row through the gateway user (its password comes from the state store, sealed with the demo's key):\n`);
+    say(`  PGPASSWORD="$(PGSTACKS_STATE_KEY="$(cat ${path.relative(ROOT, keyFile)})" npx pgstacks outputs ${STACK} ${USER} password --reveal)" \\`);
     say(`    psql -h ${host} -p ${port} -U ${user} -d ${user} \\`);
     say(`    -c "INSERT INTO pumps (id, pressure, measured_at) VALUES ('pump-1', 4.2, now())"`);
     say(`\nThe row lands in CDF RAW ingest/pumps: ${sandbox.cognite.baseUrl}/api/v1/projects/acme/raw/dbs/ingest/tables/pumps/rows`);

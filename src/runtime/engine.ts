@@ -104,13 +104,14 @@ export class LifecycleEngine {
     await hooks.begin?.();
     return this.store.withLock(manifest.stack, async () => {
       const run = await this.open(manifest.stack);
+      await run.checkKey();
       const plan = await run.plan(manifest);
       for (const line of formatPlan(plan)) this.logger.line(line);
       const blocked = plan.resources.filter((r) => r.error);
       if (blocked.length > 0) {
         throw new PgstacksError(`nothing was changed, because ${blocked.length === 1 ? 'a resource' : `${blocked.length} resources`} cannot be applied as declared:\n${blocked.map((r) => `  ${r.id}: ${r.error}`).join('\n')}`);
       }
-      await run.checkSealing();
+      run.checkPlaintext();
       await run.execute(hooks);
       await run.recordDeployment();
       await hooks.end?.();
@@ -126,7 +127,7 @@ export class LifecycleEngine {
       if (records.length === 0) {
         this.logger.line(`stack '${stack}': nothing in the ${this.store.description} to delete`);
       } else {
-        await run.checkSealing();
+        await run.checkKey();
         await run.removeAll(records, 'destroy', hooks);
       }
       await hooks.end?.();
@@ -141,7 +142,7 @@ export class LifecycleEngine {
   async importRecord(manifest: StackManifest, id: string, physicalId: string | undefined): Promise<string> {
     return this.store.withLock(manifest.stack, async () => {
       const run = await this.open(manifest.stack);
-      await run.checkSealing();
+      await run.checkKey();
       return run.importRecord(manifest, id, physicalId);
     });
   }
@@ -201,39 +202,47 @@ class StackRun {
   // ============================================================== secrets
 
   /**
-   * Stops before the first write when secret outputs could not be kept safely: a key that is not
-   * the stack's, a missing key for encrypted secrets, or no key at all (unless plain text is
-   * allowed explicitly) where a resource has secret outputs.
+   * Checks PGSTACKS_STATE_KEY against the stack's key check (or, the first time, against the
+   * sealed records) before anything is read with it or written: a mistyped key is an error that
+   * names the variable, never a half-applied stack.
    */
-  async checkSealing(): Promise<void> {
+  async checkKey(): Promise<void> {
     const key = this.stateKey;
     const encrypted = this.allRecords().filter((r) => r.secretOutputs?.encrypted);
-    if (key) {
-      if (this.meta?.keyCheck) {
-        if (!keyMatches(key, this.meta.keyCheck)) {
-          throw new PgstacksError(
-            `${STATE_KEY_VARIABLE} is not the key the secret outputs of stack '${this.stack}' were sealed with ` +
-              `(the ${this.store.description} holds a check of it). Set ${STATE_KEY_VARIABLE} to that key and apply again; nothing was changed.`,
-          );
-        }
-        return;
+    if (!key) {
+      if (this.meta?.keyCheck || encrypted.length > 0) {
+        throw new PgstacksError(`the secret outputs of stack '${this.stack}' are encrypted: set ${STATE_KEY_VARIABLE} to their key and apply again; nothing was changed.`);
       }
-      for (const record of encrypted) {
-        try {
-          openSecrets(record.secretOutputs as SealedSecrets, key);
-        } catch {
-          throw new PgstacksError(`${STATE_KEY_VARIABLE} does not open the secret outputs of ${record.id} in stack '${this.stack}': set it to the key they were sealed with; nothing was changed.`);
-        }
-      }
-      await this.putMeta({ ...this.meta, keyCheck: keyCheck(key) });
       return;
     }
-    if (this.meta?.keyCheck || encrypted.length > 0) {
-      throw new PgstacksError(`the secret outputs of stack '${this.stack}' are encrypted: set ${STATE_KEY_VARIABLE} to their key and apply again; nothing was changed.`);
+    const wrong = () =>
+      new PgstacksError(
+        `${STATE_KEY_VARIABLE} is not the key the secret outputs of stack '${this.stack}' were sealed with ` +
+          `(the ${this.store.description} holds a check of it). Set ${STATE_KEY_VARIABLE} to that key and apply again; nothing was changed.`,
+      );
+    if (this.meta?.keyCheck) {
+      if (!keyMatches(key, this.meta.keyCheck)) throw wrong();
+      return;
     }
+    for (const record of encrypted) {
+      try {
+        openSecrets(record.secretOutputs as SealedSecrets, key);
+      } catch {
+        throw wrong();
+      }
+    }
+    await this.putMeta({ ...this.meta, keyCheck: keyCheck(key) });
+  }
+
+  /**
+   * Stops before the first write where a resource keeps secret outputs and there is no key to
+   * seal them with, unless plain text is allowed explicitly.
+   */
+  checkPlaintext(): void {
+    if (this.stateKey || this.options.allowPlaintextSecrets) return;
     const types = [...[...this.items.values()].map((item) => item.type), ...this.allRecords().map((record) => this.typeOf(record.type))];
     const withSecrets = [...new Set(types.filter((t): t is ResourceType => !!t?.secretAttributes?.length).map((t) => t.name))];
-    if (withSecrets.length > 0 && !this.options.allowPlaintextSecrets) {
+    if (withSecrets.length > 0) {
       throw new PgstacksError(
         `stack '${this.stack}' keeps secret outputs (of ${withSecrets.join(', ')}), and ${STATE_KEY_VARIABLE} is not set, so they would be ` +
           `stored in plain text. Set ${STATE_KEY_VARIABLE} to a long random passphrase (e.g. export ${STATE_KEY_VARIABLE}="$(openssl rand -base64 32)") ` +
@@ -649,7 +658,7 @@ class StackRun {
     }
     for (const name of Object.keys(plain)) delete hidden[name];
     // Without a key, and without leave to store plain text, an echoed secret is not kept at all
-    // (a type's own secret outputs never get here: checkSealing stopped the run).
+    // (a type's own secret outputs never get here: checkPlaintext stopped the run).
     const keep = Object.keys(hidden).length > 0 && (!!this.stateKey || !!this.options.allowPlaintextSecrets);
     return { outputs: plain, secretOutputs: keep ? sealSecrets(hidden, this.stateKey) : undefined };
   }

@@ -100,8 +100,14 @@ export function resolveProps(props: JsonObject, sources: ResolveSources): Resolv
     if (isSecretMarker(value) || isRefMarker(value) || isTerraformValueMarker(value)) return leaf(value, path);
     if (isConcatMarker(value)) {
       const parts = value.$concat.map((part) => (typeof part === 'string' ? part : leaf(part as unknown as Json, path)));
-      const plain = parts.every((p) => typeof p !== 'object' || p === null);
-      return plain ? parts.map((p) => (p === null ? '' : String(p))).join('') : ({ $concat: parts } as Json);
+      // Filled-in values join the literals around them: only markers stay separate.
+      const merged: Json[] = [];
+      for (const part of parts) {
+        const text = typeof part === 'object' && part !== null ? undefined : part === null ? '' : String(part);
+        if (text !== undefined && typeof merged[merged.length - 1] === 'string') merged[merged.length - 1] += text;
+        else merged.push(text ?? part);
+      }
+      return merged.length === 1 && typeof merged[0] === 'string' ? merged[0] : ({ $concat: merged } as Json);
     }
     if (Array.isArray(value)) return value.map((v, i) => walk(v, join(path, String(i))));
     if (isObject(value)) {

@@ -258,15 +258,7 @@ test('pgstacks plan shows a changed field, a removed construct and an object del
     });
     await cdf.deleteGatewayTables(username, ['t_0_2']);
     declare(project, { ...shape, omit: ['table-0-1'], extraColumns: [{ name: 'note', type: 'TEXT' }] });
-    const bin = path.join(__dirname, '../../bin/pgstacks');
-    // Not spawnSync: the sandbox answering the plan's reads runs in this process.
-    const run = (...args: string[]) =>
-      new Promise<{ status: number | null; stdout: string }>((resolve) => {
-        const child = spawn(bin, ['plan', 'converge', ...args], { cwd: project.dir, env: project.processEnv() });
-        let stdout = '';
-        child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-        child.on('close', (status) => resolve({ status, stdout }));
-      });
+    const run = (...args: string[]) => runBin(project, ['plan', 'converge', ...args]);
     const human = await run('--detailed-exitcode');
     expect(human.status).toBe(2);
     expect(human.stdout).toMatch(/-\/\+ table-0-0 \[cognite:gateway-raw-table\]: replace/);
@@ -284,3 +276,41 @@ test('pgstacks plan shows a changed field, a removed construct and an object del
     project.cleanup();
   }
 });
+
+test('a lost state directory: tables are adopted by name, the user stops the run with the import command, which then works', async () => {
+  const project = newProject();
+  const shape: Shape = { users: 1, tablesPerUser: 2 };
+  try {
+    declare(project, shape);
+    await project.applyOk();
+    const username = (await project.store.get('converge', 'user-0'))!.physicalId as string;
+    fs.rmSync(path.join(project.dir, '.pgstacks'), { recursive: true }); // a fresh CI runner
+
+    const stopped = await project.apply(['-replace=terraform_data.pgstacks']);
+    expect(stopped.code).not.toBe(0);
+    expect(stopped.output).toContain("user-0: it has no record, though Terraform deployed this stack before: the state was lost");
+    expect(stopped.output).toContain("pgstacks state import converge user-0 <physical id>");
+    expect((await gatewayUsers(sandbox)).map((u) => u.username)).toEqual([username]);
+
+    const imported = await runBin(project, ['state', 'import', 'converge', 'user-0', username]);
+    expect(imported.stdout).toContain(`Imported cognite:gateway-user ${username} as user-0`);
+    const output = await project.applyOk();
+    expect(output).toMatch(/table-0-0: adopted cognite:gateway-raw-table \w+\/t_0_0 found by its name/);
+    expect((await gatewayUsers(sandbox)).map((u) => u.username)).toEqual([username]);
+    await expectConverged(project, shape);
+  } finally {
+    await project.destroy();
+    project.cleanup();
+  }
+});
+
+/** The pgstacks bin in the project's folder; not spawnSync: the sandbox it talks to runs in this process. */
+function runBin(project: TerraformProject, args: string[]): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(path.join(__dirname, '../../bin/pgstacks'), args, { cwd: project.dir, env: project.processEnv() });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.stderr.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+    child.on('close', (status) => resolve({ status, stdout }));
+  });
+}

@@ -61,7 +61,7 @@ test('npm run platform deploys into the sandbox, and the printed psql command in
   expect(output).toMatch(/cdf\/adf-sink \(cognite:gateway-user\)[^]*password\s+\(sensitive\)/);
   expect(output).toContain('cdf/pumps (cognite:gateway-raw-table)');
   const psql = output.slice(output.indexOf('PGPASSWORD='), output.indexOf('now())"') + 'now())"'.length).replace(/\s*\\\n\s*/g, ' ');
-  expect(psql).toMatch(/^PGPASSWORD="\$\(npx pgstacks outputs platform cdf\/adf-sink password --reveal\)" psql -h 127\.0\.0\.1 -p \d+ -U \w+ -d \w+ -c "INSERT INTO pumps/);
+  expect(psql).toMatch(/^PGPASSWORD="\$\(PGSTACKS_STATE_KEY="\$\(cat \.pgstacks\/sandbox\/state-key\)" npx pgstacks outputs platform cdf\/adf-sink password --reveal\)" psql -h 127\.0\.0\.1 -p \d+ -U \w+ -d \w+ -c "INSERT INTO pumps/);
 
   const inserted = spawnSync('sh', ['-c', psql], { cwd: repo, env, encoding: 'utf8' });
   expect(`${inserted.stdout}${inserted.stderr}`).toContain('INSERT 0 1');

@@ -70,7 +70,7 @@ describe('resolution', () => {
     const resolved = resolveProps(props, sources({ KEY: 'k-secret', PGSTACKS_TF_0: '5432' }));
     expect(resolved.props).toEqual({
       user: 'u1',
-      dsn: { $concat: ['postgres://', 'u1', ':', { $ref: { resource: 'user', attribute: 'password' } }, '@h/db'] },
+      dsn: { $concat: ['postgres://u1:', { $ref: { resource: 'user', attribute: 'password' } }, '@h/db'] },
       key: { $secret: { fromEnv: 'KEY' } },
       port: 5432,
     });
