@@ -29,7 +29,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { bundleHandler, synthWorkDirectory } from '../../src/runtime/bundle';
+import { handlerBundle, synthWorkDirectory, type BundledType } from '../../src/runtime/bundle';
 import { HANDLER_ENV, type HandlerCommand } from '../../src/runtime/handler-env';
 import type { ResourceType } from '../../src/runtime/resource-type';
 import { NO_UNFINISHED_RUN } from '../../src/runtime/run-marker';
@@ -150,7 +150,7 @@ export class PgstacksRuntime extends Construct {
   readonly reconciler: TerraformResource;
   private readonly teardown: TerraformResource;
   private readonly stateDirectory: string;
-  private readonly extraTypeModules: string[];
+  private readonly extraTypes: BundledType[];
   private readonly entries: Entry[] = [];
   private readonly names = new Map<string, string>([[RECONCILER_NAME, '(reconciler)'], [TEARDOWN_NAME, '(teardown)']]);
   /** Terraform-only values in specs (another provider's attribute), by the variable that carries them. */
@@ -161,7 +161,7 @@ export class PgstacksRuntime extends Construct {
     super(stack, RUNTIME_ID);
     this.stackName = stack.node.id;
     this.kind = options.lifecycleResource ?? LifecycleResourceKind.TERRAFORM_DATA;
-    this.extraTypeModules = (options.resourceTypes ?? []).map((t) => t.module);
+    this.extraTypes = (options.resourceTypes ?? []).map((t) => ({ name: t.name, module: t.module }));
     const project = projectDirectory(this);
     const stackOutput = path.resolve(project, App.of(stack).outdir, 'stacks', this.stackName);
     const backend = options.stateBackend ?? StateBackend.local(options.stateDirectory);
@@ -287,7 +287,10 @@ export class PgstacksRuntime extends Construct {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text);
     this.prepared = {
-      handler: new TerraformAsset(this, 'handler', { path: bundleHandler([...this.extraTypeModules, ...this.entries.map((e) => e.typeModule)]), type: AssetType.FILE }),
+      handler: new TerraformAsset(this, 'handler', {
+        path: handlerBundle([...this.extraTypes, ...this.entries.map((e) => ({ name: e.spec.type, module: e.typeModule }))]),
+        type: AssetType.FILE,
+      }),
       manifest: new TerraformAsset(this, 'manifest', { path: file, type: AssetType.FILE }),
       manifestHash: `sha256:${digest}`,
     };

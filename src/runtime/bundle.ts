@@ -1,7 +1,8 @@
 /**
- * Builds the handler into one self-contained file at synth time: the runtime, every built-in
- * resource type and any other type the stack uses. Shipped as a TerraformAsset, it needs only
- * Node on the machine that applies.
+ * The handler bundle: one self-contained file (the runtime and the resource types) shipped as a
+ * TerraformAsset, so the machine that applies needs only Node. The installed package ships it
+ * prebuilt with every built-in type (`npm run build`); a stack that uses a type of its own gets a
+ * bundle built at synth from the handler entry plus that type's module.
  */
 import { buildSync } from 'esbuild';
 import { createHash } from 'node:crypto';
@@ -10,21 +11,48 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 export const HANDLER_FILE = 'pgstacks-handler.js';
+/** Beside the prebuilt bundle: the names of the resource types it holds. */
+export const HANDLER_TYPES_FILE = 'pgstacks-handler.types.json';
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
-const BUILTIN_TYPES = path.resolve(__dirname, '..', 'resources', 'index');
-const HANDLER_ENTRY = path.resolve(__dirname, 'handler');
+/** In the compiled package (lib/src/runtime), the prebuilt bundle is lib/pgstacks-handler.js. */
+const PREBUILT = path.join(PACKAGE_ROOT, HANDLER_FILE);
+/** The handler's entry module: the built-in types, then the handler's main. */
+const ENTRY = path.resolve(__dirname, '..', 'handler-entry');
+
+/** A resource type as the bundle needs it: its name and the module that defines it. */
+export interface BundledType {
+  readonly name: string;
+  readonly module: string;
+}
 
 const built = new Map<string, string>();
 let workDir: string | undefined;
 
-/** Returns the path of a bundle holding the built-in types plus `typeModules`; cached per process. */
-export function bundleHandler(typeModules: readonly string[]): string {
-  const modules = [...new Set([BUILTIN_TYPES, ...typeModules.map(stripExtension)])].sort();
-  const key = modules.join('\n');
+/** The bundle for a stack whose resources are of `types`: the prebuilt one when it holds them all. */
+export function handlerBundle(types: readonly BundledType[]): string {
+  const prebuilt = prebuiltTypes();
+  const missing = types.filter((t) => !prebuilt?.has(t.name));
+  if (prebuilt && missing.length === 0) return PREBUILT;
+  return buildHandler(missing.map((t) => t.module));
+}
+
+function prebuiltTypes(): Set<string> | undefined {
+  try {
+    return new Set((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, HANDLER_TYPES_FILE), 'utf8')) as { types: string[] }).types);
+  } catch {
+    return undefined; // running from the sources: nothing prebuilt
+  }
+}
+
+/** Bundles the handler entry with `extraModules` (their types register on load); cached per process. */
+export function buildHandler(extraModules: readonly string[], outFile?: string): string {
+  const modules = [...new Set(extraModules.map(stripExtension))].sort();
+  const key = `${modules.join('\n')}\n${outFile ?? ''}`;
   const cached = built.get(key);
   if (cached && fs.existsSync(cached)) return cached;
 
-  const entry = [...modules.map((m) => `require(${JSON.stringify(m)});`), `require(${JSON.stringify(HANDLER_ENTRY)}).main();`].join('\n');
+  // The extra types register before the entry runs the handler.
+  const entry = [...modules, ENTRY].map((m) => `require(${JSON.stringify(m)});`).join('\n');
   const result = buildSync({
     stdin: { contents: entry, resolveDir: PACKAGE_ROOT, sourcefile: 'pgstacks-handler-entry.js', loader: 'js' },
     absWorkingDir: PACKAGE_ROOT, // module comments are relative to it, so the output is reproducible
@@ -38,7 +66,7 @@ export function bundleHandler(typeModules: readonly string[]): string {
     external: ['pg-native'], // pg's optional native binding
   });
   const code = result.outputFiles[0].contents;
-  const file = path.join(synthWorkDirectory(), createHash('sha256').update(code).digest('hex').slice(0, 16), HANDLER_FILE);
+  const file = outFile ?? path.join(synthWorkDirectory(), createHash('sha256').update(code).digest('hex').slice(0, 16), HANDLER_FILE);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
   built.set(key, file);

@@ -5,8 +5,8 @@
  */
 import * as path from 'node:path';
 import { systemClock, type Clock } from './clock';
-import { startCognite, type CogniteSandbox } from './cognite';
-import { projectList } from './cognite/projects';
+import type { Emulator, RunningEmulator } from './emulator';
+import { EMULATORS, type EmulatorOptions } from './emulators';
 import { SandboxServer, type FaultInjector, type RequestRecord } from './http';
 import { startPostgres } from './postgres';
 
@@ -14,7 +14,7 @@ export { ManualClock, systemClock, type Clock } from './clock';
 export { DEFAULT_PROJECTS, type CogniteCapability, type CogniteSandbox } from './cognite';
 export type { AppliedFault, FaultInjector, FaultRule, RequestRecord } from './http';
 
-export interface SandboxOptions {
+export interface SandboxOptions extends EmulatorOptions {
   /** Where Postgres data and sandbox state live; state survives restarts. @default '.pgstacks/sandbox' (resolved against process.cwd()) */
   readonly dataDir?: string;
   /** HTTP port on 127.0.0.1. 0 picks a free port. @default 4610 */
@@ -23,15 +23,6 @@ export interface SandboxOptions {
   readonly postgresPort?: number;
   /** Pass Postgres' own log lines through (to stderr). @default false */
   readonly verbose?: boolean;
-  /** Lifetime of access tokens from the Cognite token endpoint. @default 3600 */
-  readonly cogniteTokenTtlSeconds?: number;
-  /** Lifetime of a CDF session's nonce. @default 60 */
-  readonly cogniteNonceTtlSeconds?: number;
-  /**
-   * The CDF projects the Cognite emulator serves (lowercase letters, digits and hyphens); a
-   * request to any other project is refused with CDF's 403. @default ['acme']
-   */
-  readonly cogniteProjects?: readonly string[];
   /**
    * The emulators' time: token and nonce expiry and the timestamps they report. Tests pass a
    * `ManualClock` and advance it instead of sleeping. @default systemClock (Date.now)
@@ -41,55 +32,46 @@ export interface SandboxOptions {
   readonly maxBodyBytes?: number;
 }
 
-export interface Sandbox {
+type Handles = { readonly [K in keyof typeof EMULATORS]: (typeof EMULATORS)[K] extends Emulator<never, infer H> ? H : never };
+
+/** The running sandbox, with each emulator's handle under its name (`sandbox.cognite`). */
+export type Sandbox = Handles & {
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
   /** The superuser of the sandbox's PostgreSQL. */
   readonly postgres: { readonly host: string; readonly port: number; readonly user: string; readonly password: string };
-  readonly cognite: CogniteSandbox;
   readonly faults: FaultInjector;
   /** Every request the sandbox received, oldest first (the latest 100 000); empty it with `requests.length = 0`. */
   readonly requests: RequestRecord[];
-  /**
-   * Environment variables a deploy against this sandbox needs: `PGSTACKS_SANDBOX_URL`,
-   * `CDF_BASE_URL`, `CDF_TOKEN_URL`, `CDF_CLIENT_ID`, `CDF_CLIENT_SECRET`.
-   */
+  /** Environment variables a deploy against this sandbox needs: `PGSTACKS_SANDBOX_URL` and each emulator's. */
   env(): Record<string, string>;
   stop(): Promise<void>;
-}
+};
 
 /** Starts Postgres and the emulators; a bad option is refused before anything starts. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const projects = projectList(options.cogniteProjects);
+  const emulators = Object.entries(EMULATORS) as Array<[string, Emulator<SandboxOptions, unknown>]>;
+  for (const [, emulator] of emulators) emulator.validate?.(options);
   const dataDir = path.resolve(options.dataDir ?? path.join('.pgstacks', 'sandbox'));
   const pg = await startPostgres({ dir: dataDir, port: options.postgresPort ?? 4611, verbose: options.verbose });
   const server = new SandboxServer({ maxBodyBytes: options.maxBodyBytes });
   try {
     const port = await server.listen(options.port ?? 4610);
     const url = `http://127.0.0.1:${port}`;
-    const cognite = await startCognite(pg, {
-      url,
-      tokenTtlSeconds: options.cogniteTokenTtlSeconds ?? 3600,
-      nonceTtlSeconds: options.cogniteNonceTtlSeconds ?? 60,
-      clock: options.clock ?? systemClock,
-      projects,
-    });
-    for (const service of cognite.services) server.mount(service);
-
+    const running: Array<readonly [string, RunningEmulator<unknown>]> = [];
+    for (const [name, emulator] of emulators) {
+      const started = await emulator.start({ url, pg, clock: options.clock ?? systemClock, options });
+      for (const service of started.services) server.mount(service);
+      running.push([name, started] as const);
+    }
     let stopped: Promise<void> | undefined;
     return {
+      ...(Object.fromEntries(running.map(([name, started]) => [name, started.handle])) as Handles),
       url,
       postgres: { host: pg.host, port: pg.port, user: pg.user, password: pg.password },
-      cognite: cognite.sandbox,
       faults: server.faults,
       requests: server.requests,
-      env: () => ({
-        PGSTACKS_SANDBOX_URL: url,
-        CDF_BASE_URL: cognite.sandbox.baseUrl,
-        CDF_TOKEN_URL: cognite.sandbox.tokenUrl,
-        CDF_CLIENT_ID: cognite.sandbox.defaultClient.clientId,
-        CDF_CLIENT_SECRET: cognite.sandbox.defaultClient.clientSecret,
-      }),
+      env: () => Object.assign({ PGSTACKS_SANDBOX_URL: url }, ...running.map(([, started]) => started.env())),
       stop: () =>
         (stopped ??= (async () => {
           await server.close();

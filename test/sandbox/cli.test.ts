@@ -24,7 +24,7 @@ test('prints working env exports and stops cleanly on SIGINT', async () => {
     await ready;
     expect(output).toContain(`pgstacks sandbox on http://127.0.0.1:${port} (PostgreSQL on 127.0.0.1:${postgresPort})`);
     const env = Object.fromEntries([...output.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
-    expect(Object.keys(env).sort()).toEqual(['CDF_BASE_URL', 'CDF_CLIENT_ID', 'CDF_CLIENT_SECRET', 'CDF_TOKEN_URL', 'PGSTACKS_SANDBOX_URL']);
+    expect(Object.keys(env).sort()).toEqual(['CDF_BASE_URL', 'CDF_CLIENT_ID', 'CDF_CLIENT_SECRET', 'CDF_PROJECT', 'CDF_TOKEN_URL', 'PGSTACKS_SANDBOX_URL']);
     const token = await request(env.CDF_TOKEN_URL, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },

@@ -61,6 +61,7 @@ test('a restart with the same data directory keeps the default client, users, ta
     CDF_TOKEN_URL: `${sandbox.url}/login/sandbox/oauth2/v2.0/token`,
     CDF_CLIENT_ID: sandbox.cognite.defaultClient.clientId,
     CDF_CLIENT_SECRET: clientSecret,
+    CDF_PROJECT: 'acme',
   });
   await sandbox.cognite.addClient({ clientId: 'ci', clientSecret: 'ci-secret' });
   const cdf = new Cdf(sandbox, await tokenFor(sandbox));

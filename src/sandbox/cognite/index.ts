@@ -4,7 +4,10 @@
  * Entra-style token endpoint, for a fixed list of projects. Paths and bodies follow the real API
  * (shared/reference/cognite-postgres-gateway.md); state lives in the sandbox's Postgres.
  */
+import { COGNITE_ENVIRONMENT } from '../../services/cognite';
 import type { Clock } from '../clock';
+import { defineEmulator } from '../emulator';
+import { projectList } from './projects';
 import type { Service } from '../http';
 import type { PostgresServer } from '../postgres';
 import { CogniteAuth, DEFAULT_CAPABILITIES, type CogniteCapability } from './auth';
@@ -81,3 +84,42 @@ export async function startCognite(pg: PostgresServer, options: CogniteOptions):
     },
   };
 }
+
+/** The Cognite emulator's options (part of the sandbox options). */
+export interface CogniteEmulatorOptions {
+  /** Lifetime of access tokens from the Cognite token endpoint. @default 3600 */
+  readonly cogniteTokenTtlSeconds?: number;
+  /** Lifetime of a CDF session's nonce. @default 60 */
+  readonly cogniteNonceTtlSeconds?: number;
+  /**
+   * The CDF projects the Cognite emulator serves (lowercase letters, digits and hyphens); a
+   * request to any other project is refused with CDF's 403. @default ['acme']
+   */
+  readonly cogniteProjects?: readonly string[];
+}
+
+export const cogniteEmulator = defineEmulator<CogniteEmulatorOptions, CogniteSandbox>({
+  name: 'cognite',
+  validate: (options) => void projectList(options.cogniteProjects),
+  async start({ url, pg, clock, options }) {
+    const projects = projectList(options.cogniteProjects);
+    const { services, sandbox } = await startCognite(pg, {
+      url,
+      tokenTtlSeconds: options.cogniteTokenTtlSeconds ?? 3600,
+      nonceTtlSeconds: options.cogniteNonceTtlSeconds ?? 60,
+      clock,
+      projects,
+    });
+    return {
+      services,
+      handle: sandbox,
+      env: () => ({
+        [COGNITE_ENVIRONMENT.baseUrl]: sandbox.baseUrl,
+        [COGNITE_ENVIRONMENT.tokenUrl]: sandbox.tokenUrl,
+        [COGNITE_ENVIRONMENT.project]: projects[0],
+        [COGNITE_ENVIRONMENT.clientId]: sandbox.defaultClient.clientId,
+        [COGNITE_ENVIRONMENT.clientSecret]: sandbox.defaultClient.clientSecret,
+      }),
+    };
+  },
+});

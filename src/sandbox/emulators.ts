@@ -1,0 +1,7 @@
+/** The sandbox's emulators, one per service: `startSandbox` starts each and exposes its handle. */
+import { cogniteEmulator, type CogniteEmulatorOptions } from './cognite';
+
+export const EMULATORS = { cognite: cogniteEmulator } as const;
+
+/** Every emulator's own options, part of the sandbox options. */
+export type EmulatorOptions = CogniteEmulatorOptions;
