@@ -127,7 +127,15 @@ export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number
         if (args.length !== 1) return usage('plan takes a stack name');
         return await plan(args[0], env, { json: !!values.json, detailed: !!values['detailed-exitcode'] }, io);
       case 'sandbox':
-        return await sandbox({ dataDir: values['data-dir'], port: values.port, postgresPort: values['postgres-port'], projects: values.project?.flatMap((p) => p.split(',')) }, io);
+        return await sandbox(
+          {
+            dataDir: values['data-dir'],
+            port: values.port ?? env.PGSTACKS_SANDBOX_PORT,
+            postgresPort: values['postgres-port'] ?? env.PGSTACKS_SANDBOX_POSTGRES_PORT,
+            projects: values.project?.flatMap((p) => p.split(',')),
+          },
+          io,
+        );
       case 'state': {
         const [sub, stack, id] = args;
         if (sub === 'list' && stack) return await stateList(store(stack), stack, io);
@@ -302,7 +310,7 @@ async function sandbox(options: { dataDir?: string; port?: string; postgresPort?
   io.out(`pgstacks sandbox on ${running.url} (PostgreSQL on ${running.postgres.host}:${running.postgres.port}).`);
   io.out('To deploy to it, export:\n');
   for (const [key, value] of Object.entries(running.env())) io.out(`export ${key}='${value.replace(/'/g, `'\\''`)}'`);
-  io.out('\nPress Ctrl-C to stop; its state is kept for the next start.');
+  io.out('\nPress Ctrl-C (or send SIGTERM) to stop; its state is kept for the next start.');
   await new Promise((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);

@@ -3,7 +3,7 @@ import type { GatewayColumnType } from '../../src/clients/cognite';
 import { gatewayRawTableType } from '../../src/resources/cognite/gateway-raw-table';
 import { gatewayViewTableType } from '../../src/resources/cognite/gateway-view-table';
 import { ManagedResource, type ManagedResourceOptions } from '../core/managed-resource';
-import type { GatewayUser } from './gateway-user';
+import type { IGatewayUser } from './gateway-user';
 
 export type { GatewayColumnType };
 
@@ -16,8 +16,8 @@ export interface GatewayColumn {
 
 /** What every gateway table takes. */
 export interface GatewayTableProps extends ManagedResourceOptions {
-  /** The gateway user that owns the table. */
-  readonly user: GatewayUser;
+  /** The gateway user that owns the table: one of this stack's, or `GatewayUser.fromUsername(...)`. */
+  readonly user: IGatewayUser;
   /** The table's name in Postgres: 1-60 characters, not a built-in table's name. */
   readonly tablename: string;
 }

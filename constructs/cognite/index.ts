@@ -1,5 +1,5 @@
 export { CogniteAuth, CogniteProject, type ClientCredentials, type ClientCredentialsAuthOptions, type CogniteProjectProps } from './project';
-export { GatewayUser, type GatewayUserProps } from './gateway-user';
+export { GatewayUser, type GatewayUserAttributes, type GatewayUserProps, type IGatewayUser } from './gateway-user';
 export {
   GatewayRawTable,
   GatewayViewTable,

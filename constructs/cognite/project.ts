@@ -2,7 +2,8 @@ import { Construct } from 'constructs';
 import { z } from 'zod';
 import { cogniteProjectSchema } from '../../src/resources/cognite/project';
 import { toSpecProps, validateProps } from '../core/props';
-import type { Secret } from '../core/secret';
+import { COGNITE_ENVIRONMENT } from '../../src/services/cognite';
+import { Secret } from '../core/secret';
 
 /** OAuth client credentials: an app registration's id and secret. */
 export interface ClientCredentials {
@@ -68,6 +69,29 @@ const clusterSchema = z.object({
  * nothing itself; Cognite resources take it as their `project`.
  */
 export class CogniteProject extends Construct {
+  /**
+   * The project named by the environment at synth — `CDF_BASE_URL` (or `CDF_CLUSTER`),
+   * `CDF_PROJECT` (default `acme`), `CDF_TOKEN_URL` (or `CDF_TENANT_ID` for Entra ID),
+   * `CDF_CLIENT_ID` — with the client secret read from `CDF_CLIENT_SECRET` at deploy time.
+   * `npx pgstacks sandbox` prints exactly these, so the same code deploys to the sandbox and to a
+   * real cluster.
+   */
+  static fromEnvironment(scope: Construct, id: string, env: NodeJS.ProcessEnv = process.env): CogniteProject {
+    const names = COGNITE_ENVIRONMENT;
+    const required = (name: string): string => {
+      const value = env[name];
+      if (!value) throw new Error(`${scope.node.path}/${id}: CogniteProject.fromEnvironment needs ${name}; export it (\`npx pgstacks sandbox\` prints it for the sandbox)`);
+      return value;
+    };
+    const clientId = required(names.clientId);
+    const clientSecret = Secret.fromEnv(names.clientSecret);
+    const auth = env.CDF_TENANT_ID
+      ? CogniteAuth.entraId({ tenantId: env.CDF_TENANT_ID, clientId, clientSecret })
+      : CogniteAuth.clientCredentials({ tokenUrl: required(names.tokenUrl), clientId, clientSecret });
+    const where = env[names.baseUrl] ? { baseUrl: env[names.baseUrl] } : { cluster: required('CDF_CLUSTER') };
+    return new CogniteProject(scope, id, { project: env[names.project] || 'acme', auth, ...where });
+  }
+
   /** The API base URL. */
   readonly baseUrl: string;
   /** The project's URL name. */

@@ -1,6 +1,6 @@
-import { TerraformStack, type ITerraformDependable, type TerraformResource } from 'cdktf';
+import { TerraformStack, Token, type ITerraformDependable, type TerraformResource } from 'cdktf';
 import { Construct } from 'constructs';
-import type { ResourceType } from '../../src/runtime/resource-type';
+import type { Outputs, ResourceType } from '../../src/runtime/resource-type';
 import type { ResourceSpec } from '../../src/runtime/spec';
 import { PgstacksRuntime } from './pgstacks';
 import { AttributeRef, toSpecProps, validateProps } from './props';
@@ -33,7 +33,7 @@ export interface ManagedResourceOptions {
  * synthesizes one lifecycle resource whose provisioners run the handler. Subclasses map their
  * props to the type's props and expose attributes with {@link ManagedResource.getAttribute}.
  */
-export abstract class ManagedResource extends Construct implements ITerraformDependable {
+export abstract class ManagedResource<O extends Outputs = Outputs> extends Construct implements ITerraformDependable {
   /** The resource's id in the state store: its construct path below the stack. */
   readonly logicalId: string;
   /** The resource type's name, e.g. `cognite:gateway-user`. */
@@ -41,9 +41,9 @@ export abstract class ManagedResource extends Construct implements ITerraformDep
   readonly removalPolicy: RemovalPolicy;
   /** The `terraform_data` (or `null_resource`) that carries the lifecycle. */
   readonly lifecycleResource: TerraformResource;
-  private readonly resourceType: ResourceType;
+  private readonly resourceType: ResourceType<any, O>;
 
-  protected constructor(scope: Construct, id: string, type: ResourceType, props: Record<string, unknown>, options: ManagedResourceOptions = {}) {
+  protected constructor(scope: Construct, id: string, type: ResourceType<any, O>, props: Record<string, unknown>, options: ManagedResourceOptions = {}) {
     super(scope, id);
     const stack = TerraformStack.of(this);
     this.resourceType = type;
@@ -90,10 +90,19 @@ export abstract class ManagedResource extends Construct implements ITerraformDep
    * props (alone or inside a string). Fails at synth if the type has no such attribute.
    */
   getAttribute(name: string): string {
+    return this.reference(name).toString();
+  }
+
+  /** A numeric deploy-time output (a port, an id), as a number token. */
+  protected getNumberAttribute(name: Extract<keyof O, string>): number {
+    return Token.asNumber(this.reference(name));
+  }
+
+  private reference(name: string): AttributeRef {
     const known = [...this.resourceType.attributes, ...(this.resourceType.secretAttributes ?? [])];
     if (!known.includes(name)) {
       throw new Error(`${this.node.path}: ${this.typeName} has no attribute '${name}' (it has: ${known.join(', ')})`);
     }
-    return new AttributeRef(this, name).toString();
+    return new AttributeRef(this, name);
   }
 }

@@ -1,11 +1,11 @@
 /**
- * `npm run platform`: starts the pgstacks sandbox, deploys examples/platform into it with
- * `cdktf deploy` (real Terraform), prints the outputs and how to connect, and keeps the sandbox
- * running until Ctrl-C (`--exit` stops right away, for CI).
+ * `npm run platform`: starts the pgstacks sandbox, deploys examples/platform into it (`cdktf
+ * synth`, then real Terraform), prints the outputs and how to connect, and keeps the sandbox
+ * running until Ctrl-C or SIGTERM (`--exit` stops right away, for CI).
  *
  * Environment: PGSTACKS_SANDBOX_PORT (default 4610), PGSTACKS_SANDBOX_POSTGRES_PORT (default 4611).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -20,9 +20,14 @@ const USER = 'cdf/adf-sink';
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const heading = (text: string) => say(`\n\x1b[1m== ${text}\x1b[0m`);
 
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+function failed(what: string, code: number): number {
+  say(`\n${what} failed (exit ${code}); see the messages above.`);
+  return code;
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd = ROOT): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: 'inherit' });
+    const child = spawn(command, args, { cwd, env, stdio: 'inherit' });
     child.on('error', reject);
     child.on('close', (code) => resolve(code ?? 1));
   });
@@ -35,8 +40,22 @@ async function outputs(args: string[], env: NodeJS.ProcessEnv): Promise<string> 
   return lines.join('\n');
 }
 
+/** What the demo needs on this machine, checked before anything starts. */
+function missingTools(): string[] {
+  const has = (tool: string, args: string[]) => spawnSync(tool, args, { stdio: 'ignore' }).status === 0;
+  const missing: string[] = [];
+  if (!has('terraform', ['version'])) missing.push('terraform >= 1.4 is not on the PATH: install it (https://developer.hashicorp.com/terraform/install)');
+  if (!has('psql', ['--version'])) missing.push('psql is not on the PATH (the demo prints a psql command): install the PostgreSQL client, e.g. apt-get install postgresql-client');
+  return missing;
+}
+
 async function main(): Promise<number> {
   const { values } = parseArgs({ options: { exit: { type: 'boolean' } } });
+  const missing = missingTools();
+  if (missing.length) {
+    say(missing.map((m) => `npm run platform: ${m}`).join('\n'));
+    return 1;
+  }
   const dataDir = path.join(ROOT, '.pgstacks', 'sandbox');
   if (!fs.existsSync(dataDir)) {
     // A new sandbox holds none of what an earlier deploy's state describes: start that state afresh too.
@@ -58,12 +77,19 @@ async function main(): Promise<number> {
   const stateKey = fs.readFileSync(keyFile, 'utf8').trim();
   const env = { ...process.env, ...sandbox.env(), CDF_PROJECT: 'acme', CHECKPOINT_DISABLE: '1', PGSTACKS_STATE_KEY: stateKey };
   try {
-    heading(`Deploying examples/${STACK} (npx cdktf deploy ${STACK})`);
-    const code = await run('npx', ['cdktf', 'deploy', STACK, '--auto-approve'], env);
-    if (code !== 0) {
-      say(`\ncdktf deploy failed (exit ${code}); see the messages above.`);
-      return code;
+    // What `cdktf deploy` does, with Terraform's own plain output (readable in CI logs too).
+    heading(`Synthesizing examples/${STACK} (npx cdktf synth)`);
+    const stackDir = path.join(ROOT, 'cdktf.out', 'stacks', STACK);
+    for (const [command, args, cwd] of [
+      ['npx', ['cdktf', 'synth', '--output', 'cdktf.out'], ROOT],
+      ['terraform', ['init', '-input=false', '-no-color'], stackDir],
+    ] as const) {
+      const code = await run(command, [...args], env, cwd);
+      if (code !== 0) return failed(`${command} ${args[0]}`, code);
     }
+    heading(`Deploying (terraform apply in cdktf.out/stacks/${STACK})`);
+    const code = await run('terraform', ['apply', '-auto-approve', '-input=false', '-no-color'], env, stackDir);
+    if (code !== 0) return failed('terraform apply', code);
 
     heading(`Outputs (npx pgstacks outputs ${STACK})`);
     say(await outputs([], env));

@@ -3,10 +3,10 @@
  * cdktf.json (`npx cdktf deploy platform`) or, against the sandbox, by `npm run platform`.
  */
 import { App, TerraformStack } from 'cdktf';
+import { CogniteProject } from 'pgstacks';
 import { CdfIngestion } from '../cdf-ingestion/ingestion';
-import { cogniteProjectFromEnv } from '../cdf-ingestion/project-from-env';
 
 const app = new App();
 const stack = new TerraformStack(app, 'platform');
-new CdfIngestion(stack, 'cdf', { project: cogniteProjectFromEnv(stack, 'acme') });
+new CdfIngestion(stack, 'cdf', { project: CogniteProject.fromEnvironment(stack, 'acme') });
 app.synth();

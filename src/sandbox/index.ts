@@ -3,6 +3,7 @@
  * backed by a real PostgreSQL (DESIGN.md §4). Tests and examples deploy against it with no cloud
  * account; it enforces auth, answers in the services' error shapes and can inject faults.
  */
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { systemClock, type Clock } from './clock';
 import type { Emulator, RunningEmulator } from './emulator';
@@ -52,6 +53,8 @@ export type Sandbox = Handles & {
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
   const emulators = Object.entries(EMULATORS) as Array<[string, Emulator<SandboxOptions, unknown>]>;
   for (const [, emulator] of emulators) emulator.validate?.(options);
+  await requireFreePort(options.port ?? 4610, 'HTTP', '--port <n> or PGSTACKS_SANDBOX_PORT');
+  await requireFreePort(options.postgresPort ?? 4611, 'PostgreSQL', '--postgres-port <n> or PGSTACKS_SANDBOX_POSTGRES_PORT');
   const dataDir = path.resolve(options.dataDir ?? path.join('.pgstacks', 'sandbox'));
   const pg = await startPostgres({ dir: dataDir, port: options.postgresPort ?? 4611, verbose: options.verbose });
   const server = new SandboxServer({ maxBodyBytes: options.maxBodyBytes });
@@ -83,4 +86,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     await pg.stop().catch(() => undefined);
     throw error;
   }
+}
+
+/** Refuses a busy port before anything starts, naming how to choose another. */
+async function requireFreePort(port: number, what: string, fix: string): Promise<void> {
+  if (port === 0) return;
+  const server = net.createServer();
+  const busy = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(true));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(false)));
+  });
+  if (busy) throw new Error(`sandbox: port ${port} (${what}) on 127.0.0.1 is in use, perhaps by another sandbox; choose another with ${fix} (0 picks a free one)`);
 }

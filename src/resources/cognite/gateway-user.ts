@@ -25,7 +25,8 @@ export const gatewayUserSchema = z
   .strict();
 
 export type GatewayUserProps = z.infer<typeof gatewayUserSchema>;
-type GatewayUserOutputs = { username: string; host: string; port: number; database: string; sessionId: number };
+/** What a gateway user's record holds besides its password. */
+export type GatewayUserOutputs = { username: string; host: string; port: number; database: string; sessionId: number };
 
 /** What the deploying identity needs to manage gateway users. */
 const DEPLOYER_NEEDS: RequiredCapability[] = [
