@@ -1,5 +1,5 @@
 import type { Construct } from 'constructs';
-import type { GatewayColumnType } from '../../src/clients/cognite';
+import type { GatewayColumnType } from '../../src/services/cognite';
 import { gatewayRawTableType } from '../../src/resources/cognite/gateway-raw-table';
 import { gatewayViewTableType } from '../../src/resources/cognite/gateway-view-table';
 import { ManagedResource, type ManagedResourceOptions } from '../core/managed-resource';

@@ -7,7 +7,6 @@
 import { NullProvider } from '@cdktf/provider-null/lib/provider';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
 import {
-  Annotations,
   anyToHclTerraform,
   anyToTerraform,
   App,
@@ -121,9 +120,6 @@ const RUNTIME_ID = 'pgstacks';
 const RECONCILER_NAME = 'pgstacks';
 const TEARDOWN_NAME = 'pgstacks_teardown';
 const MARKER_FILE = '.unfinished-run';
-const RUN_MARKER_DATA = 'pgstacks_run';
-/** The variable Terraform's pg backend reads its connection string from. */
-const TERRAFORM_PG_VARIABLE = 'PG_CONN_STR';
 
 interface Prepared {
   readonly handler: TerraformAsset;
@@ -171,34 +167,13 @@ export class PgstacksRuntime extends Construct {
     }
     const markerFile = `${this.stateDirectory}/${encodeURIComponent(this.stackName)}/${MARKER_FILE}`;
     const self = (field: string) => `\${self.${this.kind === LifecycleResourceKind.TERRAFORM_DATA ? 'triggers_replace' : 'triggers'}.${field}}`;
-    // With the PostgreSQL store under Terraform's own variable, the run marker lives in the
-    // database too, where Terraform reads it at plan time from any runner (src/runtime/run-marker.ts).
-    const markerInDatabase = backend.kind === 'postgres' && backend.connectionVariable === TERRAFORM_PG_VARIABLE;
-    if (backend.kind === 'postgres' && !markerInDatabase) {
-      Annotations.of(this).addWarning(
-        `pgstacks: the PostgreSQL state store's connection string is read from ${backend.connectionVariable}, so Terraform cannot read the ` +
-          `engine's run marker from the database, and it stays a local file: a run cut short on one CI runner is finished only on a runner ` +
-          `that keeps that file. Name the variable ${TERRAFORM_PG_VARIABLE} (as Terraform's pg backend does) to lift this.`,
-      );
-    }
     const stateEnv = {
       [HANDLER_ENV.stack]: this.stackName,
       [DEFAULT_STATE_DIR_VARIABLE]: this.stateDirectory,
-      ...(markerInDatabase ? { [HANDLER_ENV.runMarkerInStore]: 'true' } : { [HANDLER_ENV.runMarker]: markerFile }),
+      [HANDLER_ENV.runMarker]: markerFile,
       ...(backend.kind === 'postgres' ? { [STATE_DATABASE_FROM_VARIABLE]: backend.connectionVariable as string, [STATE_SCHEMA_VARIABLE]: backend.schema as string } : {}),
       ...(options.plaintextSecretOutputs ? { [HANDLER_ENV.plaintextSecrets]: 'true' } : {}),
     };
-    let unfinishedRun = `\${fileexists("${markerFile}") ? trimspace(file("${markerFile}")) : "${NO_UNFINISHED_RUN}"}`;
-    if (markerInDatabase) {
-      stack.addOverride(`data.terraform_remote_state.${RUN_MARKER_DATA}`, {
-        backend: 'pg',
-        config: { schema_name: backend.schema },
-        workspace: this.stackName,
-        defaults: { unfinished_run: NO_UNFINISHED_RUN },
-      });
-      unfinishedRun = `\${data.terraform_remote_state.${RUN_MARKER_DATA}.outputs.unfinished_run}`;
-    }
-
     // Never tainted (its create-time work may fail without failing the apply), and replaced
     // create-before-destroy (the deposed copy goes without its destroy provisioner): its destroy
     // provisioner runs on a real destroy only, whatever happened to the applies before.
@@ -213,7 +188,7 @@ export class PgstacksRuntime extends Construct {
       produce: () => ({
         manifest: this.prepare().manifestHash,
         // Read at plan time: a run that did not finish changes it (src/runtime/run-marker.ts).
-        unfinished_run: unfinishedRun,
+        unfinished_run: `\${fileexists("${markerFile}") ? trimspace(file("${markerFile}")) : "${NO_UNFINISHED_RUN}"}`,
       }),
     });
     this.reconciler = this.resource(this, 'reconciler', RECONCILER_NAME, triggers, {});

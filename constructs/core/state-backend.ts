@@ -2,12 +2,7 @@ import type { Secret } from './secret';
 
 /** Options of {@link StateBackend.postgres}. */
 export interface PostgresStateBackendOptions {
-  /**
-   * The connection string, read from the environment at deploy time. Name it `PG_CONN_STR` (as
-   * Terraform's own `pg` backend does) and Terraform reads the engine's run marker from the same
-   * database at plan time, so a run cut short on one CI runner is finished by the next, on any
-   * runner; under another name the run marker stays a local file.
-   */
+  /** The connection string, read from the environment at deploy time (e.g. `PG_CONN_STR`, as Terraform's `pg` backend). */
   readonly connectionString: Secret;
   /**
    * The schema of pgstacks' tables, created on first use.

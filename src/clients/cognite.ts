@@ -1,9 +1,14 @@
 /**
- * The Cognite Data Fusion client: OAuth client-credentials tokens (cached, refreshed), the
- * sessions, token-inspect and PostgreSQL Gateway endpoints, and CDF's error shape.
+ * The Cognite Data Fusion client: the sessions, token-inspect and PostgreSQL Gateway endpoints on
+ * the shared client base (json-api.ts: retries, 401 refresh, pagination; oauth.ts: tokens), plus
+ * CDF's error shape.
  */
 import { version } from '../../package.json';
-import { RETRY_IDEMPOTENT, RETRY_ONLY_IF_NOT_DONE, send, type RetryPolicy, type RetryTiming } from './http';
+import type { GatewayColumnType } from '../services/cognite';
+import { ApiError, type ApiErrorInit, type ParsedErrorBody } from './errors';
+import { RETRY_IDEMPOTENT, RETRY_ONLY_IF_NOT_DONE, type RetryPolicy, type RetryTiming } from './http';
+import { JsonApi, type Query } from './json-api';
+import { clientCredentials } from './oauth';
 
 export interface ClientCredentials {
   readonly clientId: string;
@@ -28,24 +33,32 @@ export interface CogniteClientOptions {
   readonly signal?: AbortSignal;
 }
 
-/** A CDF error: HTTP status, CDF code, message, request id and the identifiers it names. */
-export class CogniteApiError extends Error {
-  override readonly name = 'CogniteApiError';
-  constructor(
-    readonly status: number,
-    readonly cdfMessage: string,
-    readonly requestId: string | undefined,
-    readonly missing: ReadonlyArray<Record<string, unknown>> = [],
-    readonly duplicated: ReadonlyArray<Record<string, unknown>> = [],
-    readonly call = '',
-  ) {
-    super(
-      `${call ? `${call}: ` : ''}CDF answered ${status}: ${cdfMessage}` +
-        (missing.length ? ` (missing: ${JSON.stringify(missing)})` : '') +
-        (duplicated.length ? ` (duplicated: ${JSON.stringify(duplicated)})` : '') +
-        (requestId ? ` [request id ${requestId}]` : ''),
-    );
+/**
+ * A CDF error: HTTP status, message, request id and the identifiers CDF names (`missing`,
+ * `duplicated`). The Cognite flavour of {@link ApiError}, so it is also a NotFoundError,
+ * ConflictError or RateLimitedError by its status.
+ */
+export class CogniteApiError extends ApiError {
+  override name = 'CogniteApiError';
+  readonly missing: ReadonlyArray<Record<string, unknown>>;
+  readonly duplicated: ReadonlyArray<Record<string, unknown>>;
+
+  constructor(init: ApiErrorInit) {
+    super(init);
+    this.missing = (init.details?.missing as Array<Record<string, unknown>> | undefined) ?? [];
+    this.duplicated = (init.details?.duplicated as Array<Record<string, unknown>> | undefined) ?? [];
   }
+
+  /** CDF's own message. */
+  get cdfMessage(): string {
+    return this.serviceMessage;
+  }
+}
+
+/** CDF's error body: `{"error": {"code", "message", "missing"?, "duplicated"?}}`. */
+export function parseCogniteError(body: unknown): ParsedErrorBody | undefined {
+  const error = (body as { error?: { message?: string; missing?: unknown[]; duplicated?: unknown[] } } | undefined)?.error;
+  return error && typeof error === 'object' ? { message: error.message, details: { missing: error.missing, duplicated: error.duplicated } } : undefined;
 }
 
 export interface TokenInspection {
@@ -76,21 +89,7 @@ export interface CreatedGatewayUser extends GatewayUser {
   readonly port?: number;
 }
 
-/**
- * Tables every gateway user has (PostgreSQL Gateway 2.0); a custom table may not take their names.
- * The list the 2.0 migration notes give; the real set may be larger.
- */
-export const GATEWAY_BUILT_IN_TABLES = [
-  'assets', 'events', 'extraction_pipeline_runs', 'extraction_pipelines', 'files', 'labels', 'sequences',
-  'sequence_rows', 'string_datapoints', 'double_datapoints', 'raw_rows', 'raw_tables',
-] as const;
-
-export const GATEWAY_COLUMN_TYPES = [
-  'TEXT', 'VARCHAR', 'BOOL', 'BIGINT', 'DOUBLE PRECISION', 'REAL', 'TIMESTAMPTZ', 'JSON',
-  'TEXT[]', 'VARCHAR[]', 'BOOL[]', 'BIGINT[]', 'DOUBLE PRECISION[]', 'REAL[]', 'JSON[]', 'BYTEA',
-] as const;
-
-export type GatewayColumnType = (typeof GATEWAY_COLUMN_TYPES)[number];
+export { GATEWAY_BUILT_IN_TABLES, GATEWAY_COLUMN_TYPES, type GatewayColumnType } from '../services/cognite';
 
 export type GatewayTableWrite =
   | {
@@ -113,105 +112,43 @@ export interface GatewayTable {
   readonly createdTime?: number;
 }
 
-interface CachedToken {
-  readonly value: string;
-  readonly expiresAt: number;
-}
-
-/** Tokens are shared by clients of the same identity in one process. */
-const tokens = new Map<string, Promise<CachedToken>>();
-
-/** Refresh when less than this is left, as the Cognite SDKs do. */
-const REFRESH_MARGIN_MS = 30_000;
-
 export class CogniteClient {
+  private readonly api: JsonApi;
+
   constructor(
     readonly connection: CogniteConnection,
-    private readonly options: CogniteClientOptions = {},
-  ) {}
-
-  // ------------------------------------------------------------------ auth
-
-  private get tokenKey(): string {
-    const { tokenUrl, credentials, scopes } = this.connection;
-    return JSON.stringify([tokenUrl, credentials.clientId, credentials.clientSecret, scopes]);
-  }
-
-  private async accessToken(forceRefresh = false): Promise<string> {
-    const cached = tokens.get(this.tokenKey);
-    if (cached && !forceRefresh) {
-      const token = await cached.catch(() => undefined);
-      if (token && token.expiresAt - Date.now() > REFRESH_MARGIN_MS) return token.value;
-    }
-    const fresh = this.fetchToken();
-    tokens.set(this.tokenKey, fresh);
-    fresh.catch(() => tokens.delete(this.tokenKey));
-    return (await fresh).value;
-  }
-
-  private async fetchToken(): Promise<CachedToken> {
-    const { tokenUrl, credentials, scopes } = this.connection;
-    const body = new URLSearchParams({
-      grant_type: 'client_credentials',
-      client_id: credentials.clientId,
-      client_secret: credentials.clientSecret,
-      scope: scopes.join(' '),
-    }).toString();
-    const response = await send({
-      method: 'POST',
-      url: tokenUrl,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-      body,
+    options: CogniteClientOptions = {},
+  ) {
+    const { tokenUrl, scopes, credentials } = connection;
+    const auth = clientCredentials({ service: 'CDF', tokenUrl, clientId: credentials.clientId, clientSecret: credentials.clientSecret, scopes, timing: options.timing, timeoutMs: options.timeoutMs, log: options.log });
+    this.api = new JsonApi({
+      service: 'CDF',
+      baseUrl: connection.baseUrl,
+      headers: { 'x-cdp-app': 'pgstacks', 'x-cdp-sdk': `pgstacks:${version}` },
+      auth,
+      // CDF's POSTs are reads (byids, list) or detect their own duplicates; the calls that make
+      // something unnamed (sessions, gateway users) say RETRY_ONLY_IF_NOT_DONE.
       retry: RETRY_IDEMPOTENT,
-      timing: this.options.timing,
-      onRetry: (reason, delay) => this.options.log?.(`token endpoint answered ${reason}; retrying in ${Math.round(delay)}ms`),
-      signal: this.options.signal,
-      timeoutMs: this.options.timeoutMs,
+      timing: options.timing,
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      log: options.log,
+      parseError: parseCogniteError,
+      createError: (init) => new CogniteApiError(init),
     });
-    const json = parseJson(response.text) as { access_token?: string; expires_in?: number; error?: string; error_description?: string } | undefined;
-    if (response.status !== 200 || !json?.access_token) {
-      const why = json?.error ? `${json.error}${json.error_description ? `: ${json.error_description}` : ''}` : `HTTP ${response.status}`;
-      throw new Error(`could not get a CDF access token for client '${credentials.clientId}' from ${tokenUrl}: ${why}`);
-    }
-    return { value: json.access_token, expiresAt: Date.now() + (json.expires_in ?? 3600) * 1000 };
   }
 
-  // ------------------------------------------------------------- requests
+  /** `path` below `/api/v1/projects/{project}`, unless it starts with `/api/`. */
+  private path(path: string): string {
+    return path.startsWith('/api/') ? path : `/api/v1/projects/${encodeURIComponent(this.connection.project)}${path}`;
+  }
 
   /**
    * One CDF call. `path` is below `/api/v1/projects/{project}` unless it starts with `/api/`.
    * A 401 refreshes the token and tries once more (a token may be revoked before it expires).
    */
-  async call<T>(method: 'GET' | 'POST', path: string, options: { body?: unknown; query?: Record<string, string | number | boolean | undefined>; retry?: RetryPolicy } = {}): Promise<T> {
-    const { baseUrl, project } = this.connection;
-    const url = new URL(`${baseUrl.replace(/\/+$/, '')}${path.startsWith('/api/') ? path : `/api/v1/projects/${encodeURIComponent(project)}${path}`}`);
-    for (const [key, value] of Object.entries(options.query ?? {})) if (value !== undefined) url.searchParams.set(key, String(value));
-    const call = `${method} ${url.pathname}`;
-    for (let attempt = 1; ; attempt++) {
-      const response = await send({
-        method,
-        url: url.toString(),
-        headers: {
-          authorization: `Bearer ${await this.accessToken(attempt > 1)}`,
-          accept: 'application/json',
-          'x-cdp-app': 'pgstacks',
-          'x-cdp-sdk': `pgstacks:${version}`,
-          ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        retry: options.retry ?? RETRY_IDEMPOTENT,
-        timing: this.options.timing,
-        onRetry: (reason, delay, n) => this.options.log?.(`${call} answered ${reason}; retry ${n} in ${(delay / 1000).toFixed(1)}s`),
-        signal: this.options.signal,
-        timeoutMs: this.options.timeoutMs,
-      });
-      if (response.status === 401 && attempt === 1) continue;
-      const json = parseJson(response.text);
-      if (response.status >= 200 && response.status < 300) return (json ?? {}) as T;
-      const error = (json as { error?: { message?: string; missing?: []; duplicated?: [] } } | undefined)?.error;
-      const requestId = header(response.headers, 'x-request-id');
-      throw new CogniteApiError(response.status, error?.message ?? (response.text.slice(0, 200) || 'no message'), requestId, error?.missing, error?.duplicated, call);
-    }
+  call<T>(method: 'GET' | 'POST', path: string, options: { body?: unknown; query?: Query; retry?: RetryPolicy } = {}): Promise<T> {
+    return this.api.call<T>(method, this.path(path), options);
   }
 
   // ------------------------------------------------------- IAM and sessions
@@ -296,29 +233,9 @@ export class CogniteClient {
   }
 
   /** Follows `nextCursor` to the end. */
-  private async listAll<T>(path: string, query: Record<string, string | number | boolean>): Promise<T[]> {
-    const all: T[] = [];
-    let cursor: string | undefined;
-    do {
-      const page = await this.call<{ items: T[]; nextCursor?: string }>('GET', path, { query: { ...query, limit: 100, cursor } });
-      all.push(...page.items);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return all;
+  private listAll<T>(path: string, query: Query): Promise<T[]> {
+    return this.api.listAll<T>(this.path(path), { query: { ...query, limit: 100 } });
   }
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return text ? JSON.parse(text) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** The capability names the docs use, with how token/inspect spells them. */
@@ -345,3 +262,4 @@ export function missingCapabilities(inspection: TokenInspection, project: string
     }),
   );
 }
+export { LostResponseError } from './errors';

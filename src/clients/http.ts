@@ -11,7 +11,10 @@ export interface RetryPolicy {
 }
 
 /** Errors where the request never reached the server, so a retry cannot duplicate anything. */
-const NOT_SENT = ['ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH'];
+export const NOT_SENT: readonly string[] = ['ECONNREFUSED', 'ENOTFOUND', 'ENETDOWN', 'ENETUNREACH', 'EHOSTDOWN', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT'];
+
+/** Errors after the request was (or may have been) sent: the answer is lost, the work may be done. */
+export const ANSWER_LOST: readonly string[] = ['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED'];
 
 /** Safe to repeat: reads, and writes that are idempotent or detect their own duplicates. */
 export const RETRY_IDEMPOTENT: RetryPolicy = {

@@ -6,8 +6,6 @@ export const HANDLER_ENV = {
   stack: 'PGSTACKS_STACK',
   /** The run marker file Terraform reads at plan time (run-marker.ts). */
   runMarker: 'PGSTACKS_RUN_MARKER',
-  /** `true`: the run marker is a row of the PostgreSQL state store, which Terraform reads as a remote state. */
-  runMarkerInStore: 'PGSTACKS_RUN_MARKER_IN_STORE',
   /** The marker value the reconciler was planned with. */
   plannedRun: 'PGSTACKS_PLANNED_RUN',
   /** The stack's Terraform deployment: its teardown resource's id. */

@@ -10,9 +10,9 @@ import { version } from '../../package.json';
 import { LifecycleEngine, PgstacksError, type RunHooks } from './engine';
 import { Logger } from './log';
 import { HANDLER_COMMANDS, HANDLER_ENV, type HandlerCommand } from './handler-env';
-import { fileRunMarker, storedRunMarker, type RunMarker } from './run-marker';
+import { fileRunMarker } from './run-marker';
 import { parseManifest } from './spec';
-import { closeStateStore, openStateStore, PostgresStateStore, type StateStore } from './state';
+import { closeStateStore, openStateStore } from './state';
 
 export { HANDLER_COMMANDS, type HandlerCommand };
 
@@ -42,7 +42,8 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
       deployment: env[HANDLER_ENV.deployment] || undefined,
       allowPlaintextSecrets: env[HANDLER_ENV.plaintextSecrets] === 'true',
     });
-    const marker = runMarker(env, store);
+    const file = env[HANDLER_ENV.runMarker];
+    const marker = file ? fileRunMarker(file) : undefined;
     const hooks: RunHooks = { stopReason: options.stopReason };
     try {
       if (command === 'reconcile') {
@@ -68,16 +69,6 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
     for (const line of logger.clean(`error: ${detail ?? String(err)}`).split('\n')) logger.line(line);
     return 1;
   }
-}
-
-/** Where the synthesized stack keeps its run marker (run-marker.ts). */
-function runMarker(env: NodeJS.ProcessEnv, store: StateStore): RunMarker | undefined {
-  const stack = env[HANDLER_ENV.stack] ?? '';
-  if (env[HANDLER_ENV.runMarkerInStore] === 'true' && store instanceof PostgresStateStore) {
-    return storedRunMarker((value) => store.writeRunMarker(stack, value));
-  }
-  const file = env[HANDLER_ENV.runMarker];
-  return file ? fileRunMarker(file) : undefined;
 }
 
 function required(env: NodeJS.ProcessEnv, name: string): string {

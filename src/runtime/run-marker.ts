@@ -6,8 +6,7 @@
  * resource is applied, writes back the value it was planned with: a finished run leaves the plan
  * unchanged, and an unfinished one changes it, so the next apply runs the engine again.
  *
- * The marker is a file next to the local state (read with `file()`), or, with the PostgreSQL
- * store, a row Terraform reads as a `pg` remote state from any runner.
+ * The marker is a file next to the local state directory (read with `file()`), with either store.
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
@@ -34,23 +33,6 @@ export function fileRunMarker(file: string): RunMarker {
     finish: (planned) => writeAtomically(file, planned),
     clear: () => fs.rm(file, { force: true }),
   };
-}
-
-/** A marker kept by `write` (a database row), as the text Terraform reads. */
-export function storedRunMarker(write: (value: string | undefined) => Promise<void>): RunMarker {
-  return { start: () => write(startedValue()), finish: (planned) => write(planned), clear: () => write(undefined) };
-}
-
-/** The marker as a Terraform state whose one output is the value (a `terraform_remote_state`). */
-export function asRemoteState(value: string): string {
-  return JSON.stringify({
-    version: 4,
-    terraform_version: '1.4.0',
-    serial: 1,
-    lineage: 'pgstacks-run-marker',
-    outputs: { unfinished_run: { value, type: 'string' } },
-    resources: [],
-  });
 }
 
 async function writeAtomically(file: string, value: string): Promise<void> {

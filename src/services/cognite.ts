@@ -1,7 +1,7 @@
 /**
- * What the Cognite service shares between its constructs and its emulator: the environment
- * variables a deploy reads (which `pgstacks sandbox` prints) and the default project. Constants
- * only, so both sides can import it without importing each other.
+ * What the Cognite service's constructs, resource types, client and emulator share: the
+ * environment variables a deploy reads (which `pgstacks sandbox` prints) and the gateway's fixed
+ * vocabularies. Constants only, so each side can import it without importing the others.
  */
 export const COGNITE_ENVIRONMENT = {
   /** The API base URL, e.g. `https://westeurope-1.cognitedata.com`. */
@@ -15,3 +15,19 @@ export const COGNITE_ENVIRONMENT = {
   /** Its secret: read at deploy time, never synthesized. */
   clientSecret: 'CDF_CLIENT_SECRET',
 } as const;
+
+/**
+ * Tables every gateway user has (PostgreSQL Gateway 2.0); a custom table may not take their names.
+ * The list the 2.0 migration notes give; the real set may be larger.
+ */
+export const GATEWAY_BUILT_IN_TABLES = [
+  'assets', 'events', 'extraction_pipeline_runs', 'extraction_pipelines', 'files', 'labels', 'sequences',
+  'sequence_rows', 'string_datapoints', 'double_datapoints', 'raw_rows', 'raw_tables',
+] as const;
+
+export const GATEWAY_COLUMN_TYPES = [
+  'TEXT', 'VARCHAR', 'BOOL', 'BIGINT', 'DOUBLE PRECISION', 'REAL', 'TIMESTAMPTZ', 'JSON',
+  'TEXT[]', 'VARCHAR[]', 'BOOL[]', 'BIGINT[]', 'DOUBLE PRECISION[]', 'REAL[]', 'JSON[]', 'BYTEA',
+] as const;
+
+export type GatewayColumnType = (typeof GATEWAY_COLUMN_TYPES)[number];

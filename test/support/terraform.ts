@@ -20,6 +20,8 @@ export class TerraformProject {
   readonly stackName: string;
   /** Extra environment for terraform (and so for the handler). */
   env: Record<string, string> = {};
+  /** Declares the stack's Terraform backend; unset: a local state file in the project folder. */
+  backend?: (stack: TerraformStack) => void;
   private initialized = false;
 
   constructor(stackName = 'test') {
@@ -44,7 +46,8 @@ export class TerraformProject {
   synth(build: (stack: TerraformStack) => void): string {
     const app = new App({ outdir: this.outdir, context: { cdktfJsonPath: path.join(this.dir, 'cdktf.json') } });
     const stack = new TerraformStack(app, this.stackName);
-    new LocalBackend(stack, { path: path.join(this.dir, 'terraform.tfstate') });
+    if (this.backend) this.backend(stack);
+    else new LocalBackend(stack, { path: path.join(this.dir, 'terraform.tfstate') });
     build(stack);
     app.synth();
     return fs.readFileSync(path.join(this.stackDir, 'cdk.tf.json'), 'utf8');

@@ -3,9 +3,10 @@
  * no update endpoint for tables, so every change is a replacement (drop, then create the same name).
  */
 import { z } from 'zod';
-import { CogniteApiError, GATEWAY_BUILT_IN_TABLES, type GatewayTable, type GatewayTableWrite } from '../../clients/cognite';
+import type { GatewayTable, GatewayTableWrite } from '../../clients/cognite';
+import { GATEWAY_BUILT_IN_TABLES } from '../../services/cognite';
 import type { ResourceType } from '../../runtime/resource-type';
-import { cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY, type CogniteProjectProps } from './project';
+import { cogniteApi, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY, type CogniteProjectProps } from './project';
 
 const builtIns = new Set<string>(GATEWAY_BUILT_IN_TABLES);
 
@@ -36,7 +37,7 @@ const physicalId = (p: TableProps) => `${p.username}/${p.tablename}`;
 const outputs = (p: TableProps): TableOutputs => ({ tablename: p.tablename, username: p.username });
 
 /** An unknown username in the path: the user, and with it the table, is gone. */
-const userGone = (err: unknown) => err instanceof CogniteApiError && err.status === 404;
+const userGone = (err: unknown) => err instanceof cogniteApi().CogniteApiError && err.status === 404;
 
 /** Same definition as we would create? (list answers may spell columns as a list, and types vary for views) */
 function sameDefinition(existing: GatewayTable, wanted: GatewayTableWrite): boolean {
@@ -71,7 +72,7 @@ export function gatewayTableHandler<P extends TableProps>(
         await cdf.createGatewayTables(props.username, [wanted]);
       } catch (err) {
         // A retried create can find its own first attempt; a table made by someone else is an error.
-        if (!(err instanceof CogniteApiError && err.status === 409)) throw err;
+        if (!(err instanceof cogniteApi().CogniteApiError && err.status === 409)) throw err;
         const existing = await cdf.retrieveGatewayTable(props.username, props.tablename);
         if (!existing || !sameDefinition(existing, wanted)) {
           throw new Error(`user ${props.username} already has a table named '${props.tablename}' with another definition; drop it or choose another tablename`);

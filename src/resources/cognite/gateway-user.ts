@@ -4,17 +4,9 @@
  * at deploy time and the password lives only in the state store.
  */
 import { z } from 'zod';
-import {
-  capability,
-  CogniteApiError,
-  missingCapabilities,
-  type ClientCredentials,
-  type CogniteClient,
-  type CreatedGatewayUser,
-  type RequiredCapability,
-} from '../../clients/cognite';
+import type { ClientCredentials, CogniteClient, CreatedGatewayUser, RequiredCapability } from '../../clients/cognite';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
-import { clientCredentialsSchema, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY } from './project';
+import { clientCredentialsSchema, cogniteApi, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY } from './project';
 
 export const gatewayUserSchema = z
   .object({
@@ -28,20 +20,22 @@ export type GatewayUserProps = z.infer<typeof gatewayUserSchema>;
 /** What a gateway user's record holds besides its password. */
 export type GatewayUserOutputs = { username: string; host: string; port: number; database: string; sessionId: number };
 
+const need = (name: string, acl: string, action: string): RequiredCapability => ({ name, acl, action });
+
 /** What the deploying identity needs to manage gateway users. */
 const DEPLOYER_NEEDS: RequiredCapability[] = [
-  capability('postgresGateway:READ', 'postgresGatewayAcl', 'READ'),
-  capability('postgresGateway:WRITE', 'postgresGatewayAcl', 'WRITE'),
-  capability('session:CREATE', 'sessionsAcl', 'CREATE'),
+  need('postgresGateway:READ', 'postgresGatewayAcl', 'READ'),
+  need('postgresGateway:WRITE', 'postgresGatewayAcl', 'WRITE'),
+  need('session:CREATE', 'sessionsAcl', 'CREATE'),
 ];
 
 /** The documented minimum for the identity a gateway user acts as. */
 const SESSION_NEEDS: RequiredCapability[] = [
-  capability('postgresGateway:READ', 'postgresGatewayAcl', 'READ'),
-  capability('postgresGateway:WRITE', 'postgresGatewayAcl', 'WRITE'),
-  capability('project:list', 'projectsAcl', 'LIST'),
-  capability('groups:list', 'groupsAcl', 'LIST'),
-  capability('session:CREATE', 'sessionsAcl', 'CREATE'),
+  need('postgresGateway:READ', 'postgresGatewayAcl', 'READ'),
+  need('postgresGateway:WRITE', 'postgresGatewayAcl', 'WRITE'),
+  need('project:list', 'projectsAcl', 'LIST'),
+  need('groups:list', 'groupsAcl', 'LIST'),
+  need('session:CREATE', 'sessionsAcl', 'CREATE'),
 ];
 
 const GATEWAY_PORT = 5432;
@@ -58,7 +52,7 @@ async function preflight(props: GatewayUserProps, cdf: CogniteClient, ctx: Handl
       ];
   const problems: string[] = [];
   for (const [clientId, client, needs] of checks) {
-    const missing = missingCapabilities(await client.inspectToken(), project.project, needs);
+    const missing = cogniteApi().missingCapabilities(await client.inspectToken(), project.project, needs);
     if (missing.length) problems.push(`client '${clientId}' lacks ${missing.map((m) => m.name).join(', ')}`);
   }
   if (problems.length) {
@@ -77,7 +71,7 @@ async function newSession(cdf: CogniteClient, credentials: ClientCredentials, ct
 }
 
 /** A connection-level failure: the request may have been carried out although no answer came. */
-const isLostResponse = (err: unknown) => !(err instanceof CogniteApiError);
+const isLostResponse = (err: unknown) => err instanceof cogniteApi().LostResponseError;
 
 function created(user: CreatedGatewayUser, ctx: HandlerContext) {
   ctx.redact(user.password);

@@ -3,7 +3,7 @@
  * project. Not a resource type of its own.
  */
 import { z } from 'zod';
-import { CogniteClient, type CogniteConnection } from '../../clients/cognite';
+import type { CogniteClient, CogniteConnection } from '../../clients/cognite';
 import type { HandlerContext } from '../../runtime/resource-type';
 
 /** CDF project URL names: lowercase letters, digits and hyphens. */
@@ -34,7 +34,15 @@ export type CogniteProjectProps = z.infer<typeof cogniteProjectSchema>;
 /** Props that change which project (and so which remote objects) a resource is in. */
 export const PROJECT_IDENTITY = ['project.baseUrl', 'project.project'];
 
+/**
+ * The Cognite client module, loaded on first use: constructs import the resource types for their
+ * schemas at synth, and synth must not load HTTP clients.
+ */
+export function cogniteApi(): typeof import('../../clients/cognite') {
+  return require('../../clients/cognite');
+}
+
 export function cogniteClient(project: CogniteProjectProps, ctx: HandlerContext, credentials = project.credentials): CogniteClient {
   const connection: CogniteConnection = { baseUrl: project.baseUrl, project: project.project, tokenUrl: project.tokenUrl, scopes: project.scopes, credentials };
-  return new CogniteClient(connection, { log: (line) => ctx.log(line), signal: ctx.signal });
+  return new (cogniteApi().CogniteClient)(connection, { log: (line) => ctx.log(line), signal: ctx.signal });
 }

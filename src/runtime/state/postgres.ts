@@ -14,7 +14,6 @@
 import { createHash } from 'node:crypto';
 import * as os from 'node:os';
 import { Pool, type PoolClient } from 'pg';
-import { asRemoteState } from '../run-marker';
 import { parseRecord } from './records';
 import type { LockOptions, ResourceRecord, StackMeta, StateStore } from './store';
 
@@ -113,21 +112,6 @@ export class PostgresStateStore implements StateStore {
        ON CONFLICT (stack) DO UPDATE SET meta = EXCLUDED.meta, updated_at = EXCLUDED.updated_at`,
       [stack, JSON.stringify(meta)],
     );
-  }
-
-  /**
-   * Writes (or, with undefined, removes) a stack's run marker as the row Terraform's `pg` backend
-   * would keep for workspace `stack` in this schema, so Terraform reads it as a remote state.
-   */
-  async writeRunMarker(stack: string, value: string | undefined): Promise<void> {
-    const states = `${this.schema}.states`;
-    // Terraform makes this table when it first reads the marker; made here too, compatibly, if not yet.
-    await this.query(`CREATE TABLE IF NOT EXISTS ${states} (id bigserial PRIMARY KEY, name text UNIQUE, data text)`);
-    if (value === undefined) {
-      await this.query(`DELETE FROM ${states} WHERE name = $1`, [stack]);
-    } else {
-      await this.query(`INSERT INTO ${states} (name, data) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET data = EXCLUDED.data`, [stack, asRemoteState(value)]);
-    }
   }
 
   async stacks(): Promise<string[]> {
