@@ -23,7 +23,6 @@ import {
   type IResolvable,
   type TerraformMetaArguments,
 } from 'cdktf';
-import { ValidateTerraformVersion } from 'cdktf/lib/validations/validate-terraform-version';
 import { Construct, type IConstruct } from 'constructs';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
@@ -162,9 +161,9 @@ export class PgstacksRuntime extends Construct {
     const stackOutput = path.resolve(project, App.of(stack).outdir, 'stacks', this.stackName);
     const backend = options.stateBackend ?? StateBackend.local(options.stateDirectory);
     this.stateDirectory = toPosix(path.relative(stackOutput, path.resolve(project, backend.directory ?? path.join('.pgstacks', 'state'))));
-    if (this.kind === LifecycleResourceKind.TERRAFORM_DATA) {
-      this.node.addValidation(new ValidateTerraformVersion('>=1.4', 'pgstacks resources synthesize terraform_data, which needs Terraform >= 1.4.'));
-    }
+    // terraform_data needs Terraform >= 1.4 (replace_triggered_by 1.2). Declared rather than
+    // checked: Terraform refuses an older version with a clear message, and synth runs no process.
+    stack.addOverride('terraform.required_version', '>= 1.4');
     const markerFile = `${this.stateDirectory}/${encodeURIComponent(this.stackName)}/${MARKER_FILE}`;
     const self = (field: string) => `\${self.${this.kind === LifecycleResourceKind.TERRAFORM_DATA ? 'triggers_replace' : 'triggers'}.${field}}`;
     const stateEnv = {
@@ -209,7 +208,7 @@ export class PgstacksRuntime extends Construct {
 
   /** Synthesizes the lifecycle resource of one managed resource: its spec, for Terraform's plan. */
   register(owner: Construct, spec: ResourceSpec, typeModule: string): TerraformResource {
-    const triggers = encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject }, this.kind === LifecycleResourceKind.NULL_RESOURCE ? 'strings' : 'object');
+    const triggers = encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject });
     const lifecycle = this.resource(owner, 'Lifecycle', this.terraformName(spec.id), triggers, {});
     this.entries.push({ spec, typeModule, lifecycle });
     return lifecycle;

@@ -77,23 +77,23 @@ export function canonicalize(value: unknown): Json {
   return value as Json;
 }
 
-export type TriggerFormat = 'object' | 'strings';
-
 /**
- * Encodes a spec for its lifecycle resource, where Terraform shows it in plans:
- * `terraform_data.triggers_replace` takes the object as it is; `null_resource.triggers` takes only
- * strings, so non-string fields are JSON-encoded (Terraform still diffs a JSON string field by field).
+ * Encodes a spec for its lifecycle resource, where Terraform shows it in plans: a map of strings
+ * (what `null_resource.triggers` takes), the props and aliases as JSON text, which Terraform's plan
+ * still diffs field by field (`props = jsonencode({ ~ size = 1 -> 2 })`). One string per field
+ * also keeps synth cheap: cdktf walks every value it is given. The stack's name, the same for
+ * every resource, is left out, as are fields at their defaults: a plan shows what the user set.
  */
-export function encodeTriggers(spec: ResourceSpec, format: TriggerFormat): JsonObject {
-  // Fields at their defaults are left out, so a plan shows only what the user set.
-  const allowReplacement = spec.allowReplacement ? true : undefined;
-  const canonical = canonicalize({ ...spec, allowReplacement, aliases: spec.aliases.length ? spec.aliases : undefined }) as JsonObject;
-  if (format === 'object') return canonical;
-  const out: JsonObject = {};
-  for (const [key, value] of Object.entries(canonical)) {
-    out[key] = typeof value === 'string' ? value : JSON.stringify(value);
-  }
-  return out;
+export function encodeTriggers(spec: ResourceSpec): Record<string, string> {
+  const fields = canonicalize({
+    type: spec.type,
+    id: spec.id,
+    props: spec.props,
+    removalPolicy: spec.removalPolicy,
+    allowReplacement: spec.allowReplacement ? true : undefined,
+    aliases: spec.aliases.length ? spec.aliases : undefined,
+  }) as JsonObject;
+  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
 }
 
 const logicalIdSchema = z.string().min(1);

@@ -42,7 +42,7 @@ function declare(rawDatabase = 'ingest'): string {
 async function outputs(...args: string[]): Promise<string> {
   const lines: string[] = [];
   const state = path.join(project.dir, '.pgstacks', 'state');
-  await cli(['outputs', 'platform', ...args, '--state-dir', state], { out: (l) => lines.push(l), err: (l) => lines.push(l), env: {} });
+  await cli(['outputs', 'platform', ...args, '--state-dir', state], { out: (l) => lines.push(l), err: (l) => lines.push(l), env: project.processEnv() });
   return lines.join('\n');
 }
 

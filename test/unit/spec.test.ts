@@ -13,23 +13,22 @@ const spec: ResourceSpec = {
   aliases: ['old/a'],
 };
 
-test('null_resource triggers are strings; terraform_data triggers keep the object', () => {
-  const strings = encodeTriggers(spec, 'strings');
-  for (const value of Object.values(strings)) expect(typeof value).toBe('string');
-  expect(JSON.parse(strings.props as string)).toEqual(spec.props);
-  expect(encodeTriggers(spec, 'object')).toMatchObject({ props: spec.props, aliases: ['old/a'], allowReplacement: true });
+test('triggers are strings, props and aliases JSON text (Terraform still diffs them field by field)', () => {
+  const triggers = encodeTriggers(spec);
+  for (const value of Object.values(triggers)) expect(typeof value).toBe('string');
+  expect(JSON.parse(triggers.props)).toEqual(spec.props);
+  expect(triggers).toMatchObject({ type: 'test:widget', id: 'team/a', removalPolicy: 'retain', allowReplacement: 'true', aliases: '["old/a"]' });
+  expect(triggers).not.toHaveProperty('stack');
 });
 
 test('defaults are left out of the triggers', () => {
-  const triggers = encodeTriggers({ ...spec, allowReplacement: false, aliases: [] }, 'object');
+  const triggers = encodeTriggers({ ...spec, allowReplacement: false, aliases: [] });
   expect(triggers).not.toHaveProperty('allowReplacement');
   expect(triggers).not.toHaveProperty('aliases');
 });
 
 test('keys are sorted, so equal specs encode equally', () => {
-  expect(JSON.stringify(encodeTriggers({ ...spec, props: { b: 1, a: 2 } }, 'object'))).toBe(
-    JSON.stringify(encodeTriggers({ ...spec, props: { a: 2, b: 1 } }, 'object')),
-  );
+  expect(JSON.stringify(encodeTriggers({ ...spec, props: { b: 1, a: 2 } }))).toBe(JSON.stringify(encodeTriggers({ ...spec, props: { a: 2, b: 1 } })));
 });
 
 test('a manifest is parsed with defaults; a malformed one names its file', () => {
