@@ -4,7 +4,7 @@
  */
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { version } from '../package.json';
+import { VERSION as version } from './version';
 import './resources';
 import { LifecycleEngine } from './runtime/engine';
 import { HANDLER_COMMANDS, runHandler } from './runtime/handler';

@@ -51,7 +51,7 @@ abstract class GatewayTable extends ManagedResource {
 export class GatewayRawTable extends GatewayTable {
   constructor(scope: Construct, id: string, props: GatewayRawTableProps) {
     const { user, tablename, rawDatabase, rawTable, primaryKey, columns } = props;
-    super(scope, id, gatewayRawTableType, { project: user.project.connection(), username: user.username, tablename, rawDatabase, rawTable, primaryKey, columns }, props);
+    super(scope, id, gatewayRawTableType, { project: user.project.connection(scope), username: user.username, tablename, rawDatabase, rawTable, primaryKey, columns }, props);
   }
 }
 
@@ -73,6 +73,6 @@ export interface GatewayViewTableProps extends GatewayTableProps {
 export class GatewayViewTable extends GatewayTable {
   constructor(scope: Construct, id: string, props: GatewayViewTableProps) {
     const { user, tablename, view } = props;
-    super(scope, id, gatewayViewTableType, { project: user.project.connection(), username: user.username, tablename, view }, props);
+    super(scope, id, gatewayViewTableType, { project: user.project.connection(scope), username: user.username, tablename, view }, props);
   }
 }

@@ -50,7 +50,7 @@ export class GatewayUser extends ManagedResource<GatewayUserOutputs> implements 
 
   constructor(scope: Construct, id: string, props: GatewayUserProps) {
     const credentials = props.credentials ?? props.project.auth.credentials;
-    super(scope, id, gatewayUserType, { project: props.project.connection(), session: { clientId: credentials.clientId, clientSecret: credentials.clientSecret } }, props);
+    super(scope, id, gatewayUserType, { project: props.project.connection(scope), session: { clientId: credentials.clientId, clientSecret: credentials.clientSecret } }, props);
     this.project = props.project;
   }
 

@@ -1,4 +1,6 @@
-import { Construct } from 'constructs';
+import type { Construct, IConstruct } from 'constructs';
+import type { ConnectionMarker } from '../../src/runtime/spec';
+import { ServiceConnection } from '../core/connection';
 import { z } from 'zod';
 import { cogniteProjectSchema } from '../../src/resources/cognite/project';
 import { toSpecProps, validateProps } from '../core/props';
@@ -68,7 +70,7 @@ const clusterSchema = z.object({
  * A Cognite Data Fusion project and the credentials pgstacks deploys to it with. It creates
  * nothing itself; Cognite resources take it as their `project`.
  */
-export class CogniteProject extends Construct {
+export class CogniteProject extends ServiceConnection {
   /**
    * The project named by the environment at synth — `CDF_BASE_URL` (or `CDF_CLUSTER`),
    * `CDF_PROJECT` (default `acme`), `CDF_TOKEN_URL` (or `CDF_TENANT_ID` for Entra ID),
@@ -99,25 +101,28 @@ export class CogniteProject extends Construct {
   readonly auth: CogniteAuth;
 
   constructor(scope: Construct, id: string, props: CogniteProjectProps) {
-    super(scope, id);
-    validateProps(clusterSchema, { ...(props.cluster === undefined ? {} : { cluster: props.cluster }) }, this.node.path, 'CogniteProject');
+    const path = `${scope.node.path}/${id}`;
+    validateProps(clusterSchema, { ...(props.cluster === undefined ? {} : { cluster: props.cluster }) }, path, 'CogniteProject');
     if (!props.cluster && !props.baseUrl) {
-      throw new Error(`Invalid props for CogniteProject at '${this.node.path}':\n  - cluster = (missing): give the CDF cluster (e.g. westeurope-1) or a baseUrl`);
+      throw new Error(`Invalid props for CogniteProject at '${path}':\n  - cluster = (missing): give the CDF cluster (e.g. westeurope-1) or a baseUrl`);
     }
-    this.baseUrl = (props.baseUrl ?? `https://${props.cluster}.cognitedata.com`).replace(/\/+$/, '');
+    const baseUrl = (props.baseUrl ?? `https://${props.cluster}.cognitedata.com`).replace(/\/+$/, '');
+    const connection = {
+      baseUrl,
+      project: props.project,
+      tokenUrl: props.auth.tokenUrl,
+      scopes: props.auth.scopes ?? [`${baseUrl}/.default`],
+      credentials: { clientId: props.auth.credentials.clientId, clientSecret: props.auth.credentials.clientSecret },
+    };
+    validateProps(cogniteProjectSchema, toSpecProps(connection).props, path, 'CogniteProject');
+    super(scope, id, connection);
+    this.baseUrl = baseUrl;
     this.project = props.project;
     this.auth = props.auth;
-    validateProps(cogniteProjectSchema, toSpecProps(this.connection()).props, this.node.path, 'CogniteProject');
   }
 
-  /** @internal The connection, as it goes into the props of the resources in this project. */
-  connection(): Record<string, unknown> {
-    return {
-      baseUrl: this.baseUrl,
-      project: this.project,
-      tokenUrl: this.auth.tokenUrl,
-      scopes: this.auth.scopes ?? [`${this.baseUrl}/.default`],
-      credentials: { clientId: this.auth.credentials.clientId, clientSecret: this.auth.credentials.clientSecret },
-    };
+  /** @internal What the props of a resource in this project hold: a reference to this connection. */
+  connection(consumer: IConstruct): ConnectionMarker {
+    return this.referenceFrom(consumer);
   }
 }

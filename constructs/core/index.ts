@@ -1,3 +1,4 @@
+export { ServiceConnection } from './connection';
 export { ManagedResource, type ManagedResourceOptions } from './managed-resource';
 export { Pgstacks, LifecycleResourceKind, type PgstacksOptions } from './pgstacks';
 export { PropsValidationError } from './props';

@@ -147,6 +147,7 @@ export class PgstacksRuntime extends Construct {
   private readonly stateDirectory: string;
   private readonly extraTypes: BundledType[];
   private readonly entries: Entry[] = [];
+  private readonly connections: Array<{ readonly id: string; readonly props: JsonObject; readonly lifecycle: TerraformResource }> = [];
   private readonly names = new Map<string, string>([[RECONCILER_NAME, '(reconciler)'], [TEARDOWN_NAME, '(teardown)']]);
   /** Terraform-only values in specs (another provider's attribute), by the variable that carries them. */
   private readonly terraformValues = new Map<string, unknown>();
@@ -206,6 +207,13 @@ export class PgstacksRuntime extends Construct {
     Aspects.of(stack).add({ visit: (node) => node === stack && this.prepare() });
   }
 
+  /** Synthesizes the lifecycle resource of a service connection: its props, for Terraform's plan. */
+  registerConnection(owner: Construct, logicalId: string, props: JsonObject): void {
+    const triggers = { connection: logicalId, props: JSON.stringify(canonicalize(escapeTemplates(props))) };
+    const lifecycle = this.resource(owner, 'Lifecycle', this.terraformName(logicalId), triggers, {});
+    this.connections.push({ id: logicalId, props, lifecycle });
+  }
+
   /** Synthesizes the lifecycle resource of one managed resource: its spec, for Terraform's plan. */
   register(owner: Construct, spec: ResourceSpec, typeModule: string): TerraformResource {
     const triggers = encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject });
@@ -253,6 +261,7 @@ export class PgstacksRuntime extends Construct {
     if (this.prepared) return this.prepared;
     const manifest: StackManifest = {
       stack: this.stackName,
+      connections: this.connections.map((c) => ({ id: c.id, props: this.withTerraformValues(c.props) })),
       resources: this.entries.map((e) => ({ ...e.spec, props: this.withTerraformValues(e.spec.props) })),
     };
     const text = `${JSON.stringify(canonicalize(manifest), null, 1)}\n`;
@@ -268,7 +277,7 @@ export class PgstacksRuntime extends Construct {
       manifest: new TerraformAsset(this, 'manifest', { path: file, type: AssetType.FILE }),
       manifestHash: `sha256:${digest}`,
     };
-    const lifecycles = this.entries.map((e) => address(e.lifecycle));
+    const lifecycles = [...this.connections, ...this.entries].map((e) => address(e.lifecycle));
     // The teardown goes after the lifecycle resources (so on destroy it runs before whatever they
     // reference is destroyed); the reconciler after the teardown, and again whenever one is replaced.
     this.teardown.dependsOn = lifecycles;
@@ -298,7 +307,7 @@ export class PgstacksRuntime extends Construct {
   }
 
   private checkNameClashes(stack: TerraformStack): void {
-    const ours = new Set([...this.entries.map((e) => e.lifecycle), this.reconciler, this.teardown]);
+    const ours = new Set([...this.entries.map((e) => e.lifecycle), ...this.connections.map((c) => c.lifecycle), this.reconciler, this.teardown]);
     for (const other of stack.node.findAll()) {
       if (!(other instanceof TerraformResource) || ours.has(other)) continue;
       if (other.terraformResourceType === this.kind && this.names.has(other.friendlyUniqueId)) {

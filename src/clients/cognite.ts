@@ -3,7 +3,7 @@
  * the shared client base (json-api.ts: retries, 401 refresh, pagination; oauth.ts: tokens), plus
  * CDF's error shape.
  */
-import { version } from '../../package.json';
+import { VERSION as version } from '../version';
 import type { GatewayColumnType } from '../services/cognite';
 import { ApiError, type ApiErrorInit, type ParsedErrorBody } from './errors';
 import { RETRY_IDEMPOTENT, RETRY_ONLY_IF_NOT_DONE, type RetryPolicy, type RetryTiming } from './http';

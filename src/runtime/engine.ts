@@ -23,7 +23,7 @@ import {
 } from './plan';
 import { dependenciesOf, resolveProps, secretKey, substituteSecrets, type Ref, type RefValue, type ResolvedProps } from './resolve';
 import { getResourceType, type CreateResult, type HandlerContext, type Outputs, type ReadResult, type ResourceType } from './resource-type';
-import { isConcatMarker, isRefMarker, isSecretMarker, type Json, type JsonObject, type ResourceSpec, type StackManifest } from './spec';
+import { expandConnections, isConcatMarker, isRefMarker, isSecretMarker, type Json, type JsonObject, type ResourceSpec, type StackManifest } from './spec';
 import { fingerprint, keyCheck, keyMatches, newSalt, openSecrets, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE, type SealedSecrets } from './state/secrets';
 import type { ResourceRecord, StackMeta, StateStore } from './state/store';
 
@@ -96,7 +96,7 @@ export class LifecycleEngine {
 
   /** The stack plan, without changing anything (reads only, no lock). */
   async plan(manifest: StackManifest): Promise<StackPlan> {
-    return (await this.open(manifest.stack)).plan(manifest);
+    return (await this.open(manifest.stack)).plan(withConnections(manifest));
   }
 
   /** Drives the stack's remote objects and records to the manifest. */
@@ -105,7 +105,7 @@ export class LifecycleEngine {
     return this.store.withLock(manifest.stack, async () => {
       const run = await this.open(manifest.stack);
       await run.checkKey();
-      const plan = await run.plan(manifest);
+      const plan = await run.plan(withConnections(manifest));
       for (const line of formatPlan(plan)) this.logger.line(line);
       const blocked = plan.resources.filter((r) => r.error);
       if (blocked.length > 0) {
@@ -143,7 +143,7 @@ export class LifecycleEngine {
     return this.store.withLock(manifest.stack, async () => {
       const run = await this.open(manifest.stack);
       await run.checkKey();
-      return run.importRecord(manifest, id, physicalId);
+      return run.importRecord(withConnections(manifest), id, physicalId);
     });
   }
 
@@ -905,6 +905,16 @@ class StackRun {
 
 interface OperationContext extends HandlerContext {
   bind(record: ResourceRecord): void;
+}
+
+/** The manifest with each connection's props in place of its `$connection` markers. */
+function withConnections(manifest: StackManifest): StackManifest {
+  const connections = new Map((manifest.connections ?? []).map((c) => [c.id, c.props]));
+  try {
+    return { ...manifest, connections: [], resources: manifest.resources.map((spec) => ({ ...spec, props: expandConnections(spec.props, connections) as JsonObject })) };
+  } catch (err) {
+    throw new PgstacksError((err as Error).message);
+  }
 }
 
 function missingVariables(names: readonly string[]): string {

@@ -6,7 +6,7 @@
  * provisioner: delete everything the stack's records hold).
  */
 import * as fs from 'node:fs';
-import { version } from '../../package.json';
+import { VERSION as version } from '../version';
 import { LifecycleEngine, PgstacksError, type RunHooks } from './engine';
 import { Logger } from './log';
 import { HANDLER_COMMANDS, HANDLER_ENV, type HandlerCommand } from './handler-env';

@@ -28,6 +28,20 @@ export interface TerraformValueMarker {
   readonly $tf: string;
 }
 
+/**
+ * A service connection (where and how to reach a service, e.g. a CDF project and its deploy
+ * credentials) declared once in the stack: the engine puts the connection's props in its place.
+ */
+export interface ConnectionMarker {
+  readonly $connection: string;
+}
+
+/** A service connection as the manifest holds it: its logical id and props. */
+export interface ConnectionSpec {
+  readonly id: string;
+  readonly props: JsonObject;
+}
+
 export type RemovalPolicyName = 'destroy' | 'retain';
 
 /** The spec of one managed resource. */
@@ -47,6 +61,8 @@ export interface ResourceSpec {
 /** Everything a stack declares: what the engine drives the state store to. */
 export interface StackManifest {
   readonly stack: string;
+  /** Connections the resources' props refer to with `$connection` markers. */
+  readonly connections?: readonly ConnectionSpec[];
   readonly resources: readonly ResourceSpec[];
 }
 
@@ -61,8 +77,21 @@ export const isSecretMarker = (v: unknown): v is SecretMarker => isMarker(v, '$s
 export const isRefMarker = (v: unknown): v is RefMarker => isMarker(v, '$ref');
 export const isConcatMarker = (v: unknown): v is ConcatMarker => isMarker(v, '$concat');
 export const isTerraformValueMarker = (v: unknown): v is TerraformValueMarker => isMarker(v, '$tf');
+export const isConnectionMarker = (v: unknown): v is ConnectionMarker => isMarker(v, '$connection');
 export const isMarkerValue = (v: unknown): boolean =>
-  isSecretMarker(v) || isRefMarker(v) || isConcatMarker(v) || isTerraformValueMarker(v);
+  isSecretMarker(v) || isRefMarker(v) || isConcatMarker(v) || isTerraformValueMarker(v) || isConnectionMarker(v);
+
+/** Props with each `$connection` marker replaced by that connection's props. */
+export function expandConnections(value: Json, connections: ReadonlyMap<string, JsonObject>): Json {
+  if (isConnectionMarker(value)) {
+    const found = connections.get(value.$connection);
+    if (!found) throw new Error(`no connection '${value.$connection}' in the stack manifest (it has: ${[...connections.keys()].join(', ') || 'none'})`);
+    return found;
+  }
+  if (Array.isArray(value)) return value.map((v) => expandConnections(v, connections));
+  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandConnections(v as Json, connections)]));
+  return value;
+}
 
 /** Sorts object keys and drops undefined values, so equal specs serialize equally. */
 export function canonicalize(value: unknown): Json {
@@ -110,6 +139,7 @@ export const resourceSpecSchema = z.object({
 
 export const stackManifestSchema = z.object({
   stack: z.string().min(1),
+  connections: z.array(z.object({ id: logicalIdSchema, props: z.record(z.string(), z.json()) })).default([]),
   resources: z.array(resourceSpecSchema),
 });
 

@@ -19,20 +19,29 @@ const columns: GatewayRawTableProps['columns'] = [
   { name: 'pressure', type: 'DOUBLE PRECISION' },
 ];
 
-test('a gateway user carries the project connection and, by default, its credentials for the session', () => {
+test('the project is declared once; a gateway user refers to it and takes its credentials for the session', () => {
   const resources = build((stack, project) => new GatewayUser(stack, 'adf', { project }));
+  expect(resources.acme.triggers_replace.connection).toBe('acme');
+  expect(JSON.parse(resources.acme.triggers_replace.props)).toEqual({
+    baseUrl: 'https://westeurope-1.cognitedata.com',
+    project: 'acme',
+    tokenUrl: 'https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token',
+    scopes: ['https://westeurope-1.cognitedata.com/.default'],
+    credentials: { clientId: 'deployer', clientSecret: { $secret: { fromEnv: 'CDF_CLIENT_SECRET' } } },
+  });
   const { props, ...rest } = resources.adf.triggers_replace;
   expect(rest).toEqual({ type: 'cognite:gateway-user', id: 'adf', removalPolicy: 'destroy' });
   expect(JSON.parse(props)).toEqual({
-      project: {
-        baseUrl: 'https://westeurope-1.cognitedata.com',
-        project: 'acme',
-        tokenUrl: 'https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token',
-        scopes: ['https://westeurope-1.cognitedata.com/.default'],
-        credentials: { clientId: 'deployer', clientSecret: { $secret: { fromEnv: 'CDF_CLIENT_SECRET' } } },
-      },
-      session: { clientId: 'deployer', clientSecret: { $secret: { fromEnv: 'CDF_CLIENT_SECRET' } } },
+    project: { $connection: 'acme' },
+    session: { clientId: 'deployer', clientSecret: { $secret: { fromEnv: 'CDF_CLIENT_SECRET' } } },
   });
+});
+
+test('a project from another stack is refused', () => {
+  const app = Testing.app();
+  const one = new TerraformStack(app, 'one');
+  const project = new CogniteProject(one, 'acme', { cluster: 'westeurope-1', project: 'acme', auth: CogniteAuth.entraId({ tenantId: 't', clientId: 'd', clientSecret: Secret.fromEnv('S') }) });
+  expect(() => new GatewayUser(new TerraformStack(app, 'two'), 'adf', { project })).toThrow('two: uses one/acme, which is in another stack');
 });
 
 test('separate session credentials and a sandbox base URL', () => {
@@ -44,7 +53,8 @@ test('separate session credentials and a sandbox base URL', () => {
     });
     new GatewayUser(stack, 'etl', { project: sandbox, credentials: { clientId: 'etl-app', clientSecret: Secret.fromEnv('ETL_SECRET') } });
   });
-  expect(JSON.parse(resources.etl.triggers_replace.props).project).toMatchObject({ baseUrl: 'http://127.0.0.1:4610/cognite', scopes: ['x'] });
+  expect(JSON.parse(resources.sandbox.triggers_replace.props)).toMatchObject({ baseUrl: 'http://127.0.0.1:4610/cognite', scopes: ['x'] });
+  expect(JSON.parse(resources.etl.triggers_replace.props).project).toEqual({ $connection: 'sandbox' });
   expect(JSON.parse(resources.etl.triggers_replace.props).session).toEqual({ clientId: 'etl-app', clientSecret: { $secret: { fromEnv: 'ETL_SECRET' } } });
 });
 

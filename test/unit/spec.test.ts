@@ -2,6 +2,7 @@
 import { diffProps, isImmutable } from '../../src/runtime/plan';
 import { resolveProps, substituteSecrets } from '../../src/runtime/resolve';
 import { encodeTriggers, parseManifest, type ResourceSpec } from '../../src/runtime/spec';
+import { VERSION } from '../../src/version';
 
 const spec: ResourceSpec = {
   type: 'test:widget',
@@ -82,4 +83,8 @@ describe('resolution', () => {
     expect(resolved.unknown).toEqual(['a']);
     expect(resolved.missing).toEqual(['NOPE']);
   });
+});
+
+test('the version records carry is the package version', () => {
+  expect(VERSION).toBe((require('../../package.json') as { version: string }).version);
 });
