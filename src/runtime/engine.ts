@@ -157,17 +157,13 @@ export class LifecycleEngine {
 
   private async open(stack: string): Promise<StackRun> {
     const [records, meta] = await Promise.all([this.store.list(stack), this.store.getMeta(stack)]);
-    return new StackRun(this, this.options, stack, records, meta);
+    return new StackRun({ ...this.options, timeoutMs: this.timeoutMs, parallelism: this.parallelism }, stack, records, meta);
   }
 
   get description(): string {
     return this.store.description;
   }
 
-  /** @internal */
-  get settings() {
-    return { timeoutMs: this.timeoutMs, parallelism: this.parallelism };
-  }
 }
 
 /** One engine run over one stack: the records, the plan, and its execution. */
@@ -182,8 +178,7 @@ class StackRun {
   private readonly lostState: boolean;
 
   constructor(
-    private readonly engine: LifecycleEngine,
-    private readonly options: EngineOptions,
+    private readonly options: EngineOptions & { readonly timeoutMs: number; readonly parallelism: number },
     private readonly stack: string,
     records: readonly ResourceRecord[],
     private meta: StackMeta | undefined,
@@ -331,7 +326,7 @@ class StackRun {
   }
 
   private async readAll(items: Item[]): Promise<void> {
-    await runGraph(items.map((i) => i.spec.id), { waitsFor: () => [], parallelism: this.engine.settings.parallelism }, async (id) => {
+    await runGraph(items.map((i) => i.spec.id), { waitsFor: () => [], parallelism: this.options.parallelism }, async (id) => {
       const item = this.items.get(id) as Item;
       const record = item.record as ResourceRecord;
       try {
@@ -547,7 +542,7 @@ class StackRun {
 
     const ids = this.inDependencyOrder().map((i) => i.spec.id);
     const waitsFor = (id: string) => (this.items.get(id) as Item).dependencies;
-    for (const [id, err] of await runGraph(ids, { waitsFor, parallelism: this.engine.settings.parallelism, stopReason: hooks.stopReason }, (id) => this.applyItem(this.items.get(id) as Item))) {
+    for (const [id, err] of await runGraph(ids, { waitsFor, parallelism: this.options.parallelism, stopReason: hooks.stopReason }, (id) => this.applyItem(this.items.get(id) as Item))) {
       failures.set(id, err);
     }
     const withPending = [...this.records.values()].filter((r) => r.pendingDeletes?.length && !failures.has(r.id));
@@ -576,7 +571,7 @@ class StackRun {
   private graphOverRecords(records: readonly ResourceRecord[], hooks: RunHooks, fn: (record: ResourceRecord) => Promise<void>): Promise<Map<string, Error>> {
     const byId = new Map(records.map((r) => [r.id, r]));
     const dependents = (id: string) => records.filter((r) => r.dependencies.includes(id)).map((r) => r.id);
-    return runGraph([...byId.keys()], { waitsFor: dependents, parallelism: this.engine.settings.parallelism, stopReason: hooks.stopReason }, (id) =>
+    return runGraph([...byId.keys()], { waitsFor: dependents, parallelism: this.options.parallelism, stopReason: hooks.stopReason }, (id) =>
       fn(byId.get(id) as ResourceRecord),
     );
   }
@@ -872,7 +867,7 @@ class StackRun {
         return (bound && run.records.get(bound.id)?.checkpoint) ?? bound?.checkpoint;
       },
       redact: (value) => this.logger.redact(value),
-      signal: AbortSignal.timeout(this.engine.settings.timeoutMs),
+      signal: AbortSignal.timeout(this.options.timeoutMs),
       changes,
       bind: (next) => {
         bound = next;
@@ -884,7 +879,7 @@ class StackRun {
   /** Runs one handler call, failing with a clear message at the deadline. */
   private async guard<T>(label: string, call: string, ctx: HandlerContext, fn: () => Promise<T>): Promise<T> {
     const { signal } = ctx;
-    const timeout = formatDuration(this.engine.settings.timeoutMs);
+    const timeout = formatDuration(this.options.timeoutMs);
     if (signal.aborted) throw new PgstacksError(`${label}: timed out (${timeout}) before ${call}`);
     let onAbort: () => void = () => undefined;
     const deadline = new Promise<never>((_, reject) => {
