@@ -1,11 +1,14 @@
 /**
  * The whole path: synthesized stacks applied by the real `terraform` binary, the handler talking
- * HTTP to the widget server. Steps run in order on one project, as a user's deploys would, once
- * with the default local state store and once with the PostgreSQL store (StateBackend.postgres
- * under PG_CONN_STR, so the run marker lives in the database too): the same deploys must do the
- * same remote work and leave the same records, wherever the records are kept.
+ * HTTP to the widget server. Each test runs alone: it gets a fresh project (and, with PostgreSQL, a
+ * fresh database), deploys the starting state it needs (`given`), then makes its own change. Every
+ * test runs once with the default local state store and once with the PostgreSQL store
+ * (StateBackend.postgres under PG_CONN_STR; the run marker stays a local file next to the project
+ * with either store): the same deploys must do the same remote work and leave the same records,
+ * wherever the records are kept.
  */
 import type { TerraformStack } from 'cdktf';
+import { Construct } from 'constructs';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Pgstacks, RemovalPolicy, Secret, StateBackend, type PgstacksOptions } from '../../constructs/core';
@@ -18,7 +21,9 @@ import { WidgetServer } from '../support/widget-server';
 
 const POSTGRES_PORT = 54410;
 
+/** One server for the file, started by the first postgres test; a database per test. */
 let postgres: StatePostgres | undefined;
+let databases = 0;
 afterAll(async () => {
   await postgres?.stop();
 });
@@ -31,20 +36,32 @@ interface StoreSetup {
   readonly records: StateStore;
   /** The environment every terraform run needs (the connection string). */
   readonly env: Record<string, string>;
+  /** Releases what reading the records holds open (the PostgreSQL pool). */
+  close(): Promise<void>;
 }
 
 async function storeSetup(kind: 'local' | 'postgres', project: TerraformProject): Promise<StoreSetup> {
   if (kind === 'local') {
     // The default: no configure call at all, unless a test configures something else.
-    return { configure: (stack, options) => options && Pgstacks.configure(stack, options), records: project.store, env: {} };
+    return { configure: (stack, options) => options && Pgstacks.configure(stack, options), records: project.store, env: {}, close: async () => undefined };
   }
   postgres ??= await startStatePostgres(POSTGRES_PORT);
-  const url = await postgres.createDatabase('lifecycle');
+  const url = await postgres.createDatabase(`lifecycle_${++databases}`);
+  const records = postgres.store(url);
   return {
     configure: (stack, options = {}) => Pgstacks.configure(stack, { ...options, stateBackend: StateBackend.postgres({ connectionString: Secret.fromEnv('PG_CONN_STR') }) }),
-    records: postgres.store(url),
+    records,
     env: { PG_CONN_STR: url },
+    close: () => records.close(),
   };
+}
+
+/** Whether Terraform's state in `project` still holds resources (so there is something to destroy). */
+function hasResources(project: TerraformProject): boolean {
+  const file = path.join(project.dir, 'terraform.tfstate');
+  if (!fs.existsSync(file)) return false;
+  const state = JSON.parse(fs.readFileSync(file, 'utf8')) as { resources?: unknown[] };
+  return (state.resources?.length ?? 0) > 0;
 }
 
 describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) => {
@@ -55,14 +72,28 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
 
   beforeAll(async () => {
     server = await new WidgetServer().start();
-    project = new TerraformProject();
-    setup = await storeSetup(kind, project);
-    store = setup.records;
-    project.env = setup.env;
   });
   afterAll(async () => {
     await server?.stop();
-    project?.cleanup();
+  });
+
+  beforeEach(async () => {
+    // The server is shared by the block's tests; no test sees another's objects or calls.
+    server.things.clear();
+    server.resetCalls();
+    server.requiredToken = undefined;
+    project = new TerraformProject();
+    setup = await storeSetup(kind, project);
+    store = setup.records;
+    project.env = { ...setup.env };
+  });
+  afterEach(async () => {
+    try {
+      if (hasResources(project)) await project.destroy();
+    } finally {
+      await setup?.close();
+      project.cleanup();
+    }
   });
 
   /** Synthesizes the stack `build` declares, its state store configured. */
@@ -86,10 +117,20 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
     });
   }
 
+  /** The starting state of a test: `resources` declared and applied, then the call log emptied. */
+  async function given(resources: Declared): Promise<void> {
+    declare(resources);
+    await project.applyOk();
+    server.resetCalls();
+  }
+
+  /** Two widgets and a gadget (RETAIN by default). */
+  const deployed = (): Declared => ({ alpha: {}, beta: { size: 2 }, keep: { kind: 'gadget' } });
+
   const names = (collection = 'widgets') => server.list(collection).map((t) => t.name).sort();
 
   test('create: each construct becomes one remote object and one ready record', async () => {
-    declare({ alpha: {}, beta: { size: 2 }, keep: { kind: 'gadget' } });
+    declare(deployed());
     const output = await project.applyOk();
     expect(names()).toEqual(['alpha', 'beta']);
     expect(names('gadgets')).toEqual(['keep']);
@@ -104,8 +145,8 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
   });
 
   test('re-apply with no change: no plan diff and zero write calls', async () => {
-    server.resetCalls();
-    declare({ alpha: {}, beta: { size: 2 }, keep: { kind: 'gadget' } });
+    await given(deployed());
+    declare(deployed());
     const plan = await project.plan();
     expect(plan.code).toBe(0);
     expect(plan.output).toContain('No changes.');
@@ -115,9 +156,9 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
   });
 
   test('a mutable change updates in place: the plan names the field; no delete, no create', async () => {
+    await given(deployed());
     const before = server.list().find((t) => t.name === 'beta')!;
-    server.resetCalls();
-    declare({ alpha: {}, beta: { size: 7, color: 'green' }, keep: { kind: 'gadget' } });
+    declare({ ...deployed(), beta: { size: 7, color: 'green' } });
     const plan = await project.plan();
     expect(plan.code).toBe(2);
     expect(plan.output).toMatch(/~ size\s+= 2 -> 7/);
@@ -131,9 +172,9 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
   });
 
   test('an immutable change replaces the remote object', async () => {
+    await given(deployed());
     const before = server.list().find((t) => t.name === 'alpha')!;
-    server.resetCalls();
-    declare({ alpha: { name: 'alpha-2' }, beta: { size: 7, color: 'green' }, keep: { kind: 'gadget' } });
+    declare({ ...deployed(), alpha: { name: 'alpha-2' } });
     const output = await project.applyOk();
     expect(server.calls.filter((c) => c.method !== 'GET').map((c) => `${c.method} ${c.path}`)).toEqual([`DELETE /widgets/${before.id}`, 'POST /widgets']);
     expect(names()).toEqual(['alpha-2', 'beta']);
@@ -142,9 +183,9 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
   });
 
   test('replacing a RETAIN resource fails the apply with a how-to and leaves it alone', async () => {
+    await given(deployed());
     const recordsBefore = await store.list('test');
-    server.resetCalls();
-    declare({ alpha: { name: 'alpha-2' }, beta: { size: 7, color: 'green' }, keep: { kind: 'gadget', name: 'kept-renamed' } });
+    declare({ ...deployed(), keep: { kind: 'gadget', name: 'kept-renamed' } });
     const result = await project.apply();
     expect(result.code).toBe(1);
     expect(result.output).toContain('changing name ("keep" -> "kept-renamed") needs a replacement');
@@ -155,10 +196,10 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
   });
 
   test('removing a construct deletes its object (prune); a removed RETAIN resource is forgotten, not deleted', async () => {
-    server.resetCalls();
-    declare({ alpha: { name: 'alpha-2' } });
+    await given(deployed());
+    declare({ alpha: {} });
     const output = await project.applyOk();
-    expect(names()).toEqual(['alpha-2']);
+    expect(names()).toEqual(['alpha']);
     expect(names('gadgets')).toEqual(['keep']);
     expect(server.writes('DELETE')).toBe(1);
     expect((await store.list('test')).map((r) => r.id)).toEqual(['alpha']);
@@ -167,11 +208,10 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
   });
 
   test('a rename with an alias moves the record: no delete, no create', async () => {
+    await given({ alpha: {} });
     const before = server.list()[0];
-    server.resetCalls();
     synth((stack) => {
-      const { Construct } = require('constructs');
-      new Widget(new Construct(stack, 'team'), 'first', { endpoint: server.url, name: 'alpha-2', size: 1, aliases: ['alpha'] });
+      new Widget(new Construct(stack, 'team'), 'first', { endpoint: server.url, name: 'alpha', size: 1, aliases: ['alpha'] });
     });
     const output = await project.applyOk();
     expect(server.writes()).toBe(0);
@@ -182,13 +222,12 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
 
   test('terraform destroy deletes everything it manages', async () => {
     synth((stack) => {
-      const { Construct } = require('constructs');
-      const first = new Widget(new Construct(stack, 'team'), 'first', { endpoint: server.url, name: 'alpha-2', size: 1, aliases: ['alpha'] });
+      const first = new Widget(new Construct(stack, 'team'), 'first', { endpoint: server.url, name: 'first', size: 1 });
       new Widget(stack, 'second', { endpoint: server.url, name: 'second', size: 1, label: first.widgetId });
       new Widget(stack, 'kept', { endpoint: server.url, name: 'kept', size: 1, removalPolicy: RemovalPolicy.RETAIN });
     });
     await project.applyOk();
-    expect(names()).toEqual(['alpha-2', 'kept', 'second']);
+    expect(names()).toEqual(['first', 'kept', 'second']);
     const output = await project.destroyOk();
     expect(names()).toEqual(['kept']);
     expect(await store.list('test')).toEqual([]);
@@ -198,13 +237,12 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
   });
 
   test('removing the last construct deletes its object while Pgstacks.configure keeps the reconciler', async () => {
-    declare({ last: {} }, (stack) => void stack);
-    await project.applyOk();
-    expect(names()).toContain('last');
+    await given({ last: {} });
+    expect(names()).toEqual(['last']);
     // A custom type must be named to stay in the handler; built-in types always are.
     synth(() => undefined, { resourceTypes: [widgetType] });
     const output = await project.applyOk();
-    expect(names()).not.toContain('last');
+    expect(names()).toEqual([]);
     expect(await store.list('test')).toEqual([]);
     expect(output).toMatch(/pgstacks: last: deleted \(no longer in the code\)/);
     await project.destroyOk();
@@ -217,7 +255,7 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
     try {
       synth((stack) => new Widget(stack, 'secured', { endpoint: server.url, name: 'secured', size: 1, token: Secret.fromEnv('WIDGET_TOKEN') }));
       const output = await project.applyOk();
-      expect(names()).toContain('secured');
+      expect(names()).toEqual(['secured']);
       expect(output).not.toContain(secret);
       expect(output).toContain('"$secret" = {');
       expect(fs.readFileSync(`${project.dir}/terraform.tfstate`, 'utf8')).not.toContain(secret);
@@ -231,11 +269,11 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
       expect(failed.output).toContain('secured (test:widget): needs the environment variable WIDGET_TOKEN (Secret.fromEnv), but it is not set');
       project.env = { ...setup.env, WIDGET_TOKEN: secret };
       await project.destroyOk();
-      expect(names()).not.toContain('secured');
+      expect(names()).toEqual([]);
       expect(await store.list('test')).toEqual([]);
     } finally {
       server.requiredToken = undefined;
-      project.env = setup.env;
+      project.env = { ...setup.env };
     }
   });
 });
