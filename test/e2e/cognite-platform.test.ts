@@ -16,16 +16,27 @@ let sandbox: Sandbox;
 let dataDir: string;
 let project: TerraformProject;
 
+let synthesized: string;
+let deployed: string;
+
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-platform-'));
   sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0 });
-  project = new TerraformProject('platform');
-  project.env = { CDF_CLIENT_SECRET: sandbox.cognite.defaultClient.clientSecret };
 });
 afterAll(async () => {
   await sandbox.stop();
-  project.cleanup();
   fs.rmSync(dataDir, { recursive: true, force: true });
+});
+// Each test deploys the example itself, so each runs alone.
+beforeEach(async () => {
+  project = new TerraformProject('platform');
+  project.env = { CDF_CLIENT_SECRET: sandbox.cognite.defaultClient.clientSecret };
+  synthesized = declare();
+  deployed = await project.applyOk();
+});
+afterEach(async () => {
+  await project.destroy();
+  project.cleanup();
 });
 
 function declare(rawDatabase = 'ingest'): string {
@@ -47,9 +58,8 @@ async function outputs(...args: string[]): Promise<string> {
 }
 
 test('deploy: a user, a raw table and a view table; the secret is nowhere in the synthesized files or the log', async () => {
-  const json = declare();
-  expect(json).not.toContain(sandbox.cognite.defaultClient.clientSecret);
-  const output = await project.applyOk();
+  expect(synthesized).not.toContain(sandbox.cognite.defaultClient.clientSecret);
+  const output = deployed;
   expect(output).not.toContain(sandbox.cognite.defaultClient.clientSecret);
   expect(output).toMatch(/terraform_data\.pgstacks \(local-exec\): pgstacks: cdf\/adf-sink: created cognite:gateway-user \w+ in/);
   expect(output).toMatch(/terraform_data\.pgstacks \(local-exec\): pgstacks: cdf\/pumps: created cognite:gateway-raw-table \w+\/pumps in/);

@@ -22,6 +22,15 @@ beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-secrets-'));
   sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0 });
   widgets = await new WidgetServer().start();
+});
+afterAll(async () => {
+  await widgets.stop();
+  await sandbox.stop();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+// Each test deploys the stack itself, so each runs alone.
+beforeEach(async () => {
+  widgets.things.clear();
   project = new TerraformProject('sealed');
   project.env = { CDF_CLIENT_SECRET: sandbox.cognite.defaultClient.clientSecret };
   project.synth((stack) => {
@@ -36,14 +45,15 @@ beforeAll(async () => {
     new Widget(stack, 'consumer', { endpoint: widgets.url, name: 'consumer', size: 1, label: `postgres://${user.username}:${user.password}@${user.host}/db` });
     new Widget(stack, 'literal', { endpoint: widgets.url, name: 'literal', size: 1, label: '${file("/proc/self/environ")} %{if true}x%{endif}' });
   });
+  deploy = await project.apply();
+  if (deploy.code !== 0) throw new Error(deploy.output);
 });
-afterAll(async () => {
+afterEach(async () => {
   await project.destroy();
   project.cleanup();
-  await widgets.stop();
-  await sandbox.stop();
-  fs.rmSync(dataDir, { recursive: true, force: true });
 });
+
+let deploy: { code: number; output: string };
 
 /** Every file below `dir`, as text. */
 function filesBelow(dir: string): Array<[string, string]> {
@@ -55,8 +65,6 @@ function filesBelow(dir: string): Array<[string, string]> {
 }
 
 test('no secret in any byte written, with a secret output referenced by another resource', async () => {
-  const deploy = await project.apply();
-  if (deploy.code !== 0) throw new Error(deploy.output);
   const password = (await project.secrets('user')).password;
   expect(password).toMatch(/.{12,}/);
   const consumer = widgets.list().find((w) => w.name === 'consumer');
@@ -76,15 +84,12 @@ test('no secret in any byte written, with a secret output referenced by another 
 
 test('Terraform at TF_LOG=TRACE prints no secret either', async () => {
   project.env = { ...project.env, TF_LOG: 'TRACE' };
-  try {
-    const traced = await project.apply(['-replace=terraform_data.pgstacks']);
-    expect(traced.code).toBe(0);
-    expect(traced.output).toContain('[TRACE]');
-    const password = (await project.secrets('user')).password;
-    for (const value of [sandbox.cognite.defaultClient.clientSecret, password]) expect(traced.output).not.toContain(value);
-  } finally {
-    delete project.env.TF_LOG;
-  }
+  const traced = await project.apply(['-replace=terraform_data.pgstacks']);
+  delete project.env.TF_LOG;
+  expect(traced.code).toBe(0);
+  expect(traced.output).toContain('[TRACE]');
+  const password = (await project.secrets('user')).password;
+  for (const value of [sandbox.cognite.defaultClient.clientSecret, password]) expect(traced.output).not.toContain(value);
 });
 
 test('template-looking strings stay literal', () => {
@@ -95,13 +100,10 @@ test('a wrong state key stops the deploy before any write, naming the variable',
   const before = JSON.stringify(await project.store.list('sealed'));
   widgets.resetCalls();
   project.env = { ...project.env, PGSTACKS_STATE_KEY: 'a mistyped key' };
-  try {
-    const failed = await project.apply(['-replace=terraform_data.pgstacks']);
-    expect(failed.code).not.toBe(0);
-    expect(failed.output).toContain("PGSTACKS_STATE_KEY is not the key the secret outputs of stack 'sealed' were sealed with");
-    expect(widgets.writes()).toBe(0);
-    expect(JSON.stringify(await project.store.list('sealed'))).toBe(before);
-  } finally {
-    delete project.env.PGSTACKS_STATE_KEY;
-  }
+  const failed = await project.apply(['-replace=terraform_data.pgstacks']);
+  delete project.env.PGSTACKS_STATE_KEY;
+  expect(failed.code).not.toBe(0);
+  expect(failed.output).toContain("PGSTACKS_STATE_KEY is not the key the secret outputs of stack 'sealed' were sealed with");
+  expect(widgets.writes()).toBe(0);
+  expect(JSON.stringify(await project.store.list('sealed'))).toBe(before);
 });

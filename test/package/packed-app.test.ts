@@ -246,10 +246,15 @@ test('the app compiled with tsc runs as JavaScript (node main.js) and synthesize
     const outdir = path.join(app, 'cdktf.out.js'); // beside cdktf.out, so the relative state paths match
     await runOk('node', ['main.js'], app, { ...appEnv, CDKTF_OUTDIR: outdir });
     const fromJs = expectSynthesized(outdir);
+    // The ts-node synth to compare with (made here if this test runs alone).
+    if (!fs.existsSync(path.join(stackDir, 'cdk.tf.json'))) await runOk('cdktf', ['synth', '--app', 'npx ts-node main.ts'], app);
     const fromTs = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
     expect(fromJs).toEqual(fromTs);
   } finally {
-    for (const file of ['sandbox.ts', 'sandbox.js', 'sandbox.d.ts']) fs.rmSync(path.join(app, file), { force: true });
+    // Compiled files would make the app run as JavaScript in the other tests.
+    for (const file of fs.readdirSync(app).filter((f) => /\.(js|d\.ts|tsbuildinfo)$/.test(f) && !/^(jest\.config|setup)\.js$/.test(f))) fs.rmSync(path.join(app, file), { force: true, recursive: true });
+    fs.rmSync(path.join(app, '__tests__', 'main-test.js'), { force: true });
+    fs.rmSync(path.join(app, '__tests__', 'main-test.d.ts'), { force: true });
   }
 });
 
