@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PostgresStateStore } from '../../src/runtime/state';
+import { PostgresStateStore } from '../../src/runtime/state/postgres';
 import { quoteIdent, startPostgres, type PostgresServer } from '../../src/sandbox/postgres';
 
 const ROLE = 'pgstacks_ci';

@@ -1,13 +1,11 @@
 import { LocalDirectoryStore } from './local';
 import { stateDirectory, STATE_DATABASE_FROM_VARIABLE, STATE_DATABASE_VARIABLE, STATE_SCHEMA_VARIABLE } from './location';
-import { PostgresStateStore } from './postgres';
 import type { StateStore } from './store';
 
 export * from './store';
 export * from './secrets';
 export * from './location';
 export { LocalDirectoryStore } from './local';
-export { PostgresStateStore } from './postgres';
 export { CorruptRecordError } from './records';
 
 /**
@@ -22,10 +20,12 @@ export function openStateStore(env: NodeJS.ProcessEnv, fallbackDir?: string): St
   if (!connectionString) {
     throw new Error(`the PostgreSQL state store's connection string is read from ${variable}, which is not set: export it in the shell that runs terraform/cdktf`);
   }
+  // Loaded here: node-postgres costs every engine run ~20 ms to load, and most use a directory.
+  const { PostgresStateStore } = require('./postgres') as typeof import('./postgres');
   return new PostgresStateStore({ connectionString, schema: env[STATE_SCHEMA_VARIABLE] || undefined });
 }
 
 /** Closes what a store holds open (a PostgreSQL pool), if anything. */
-export async function closeStateStore(store: StateStore): Promise<void> {
-  if (store instanceof PostgresStateStore) await store.close();
+export async function closeStateStore(store: StateStore & { close?: () => Promise<void> }): Promise<void> {
+  await store.close?.();
 }
