@@ -1,4 +1,5 @@
 export { ServiceConnection } from './connection';
+export { Duration } from './duration';
 export { ManagedResource, type ManagedResourceOptions } from './managed-resource';
 export { Pgstacks, LifecycleResourceKind, type PgstacksOptions } from './pgstacks';
 export { PropsValidationError } from './props';

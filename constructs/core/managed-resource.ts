@@ -4,6 +4,7 @@ import type { Outputs, ResourceType } from '../../src/runtime/resource-type';
 import type { ResourceSpec } from '../../src/runtime/spec';
 import { PgstacksRuntime } from './pgstacks';
 import { AttributeRef, toSpecProps, validateProps } from './props';
+import type { Duration } from './duration';
 import { RemovalPolicy } from './removal-policy';
 
 /** Options every pgstacks resource accepts. */
@@ -26,6 +27,12 @@ export interface ManagedResourceOptions {
    * @default - none
    */
   readonly aliases?: string[];
+  /**
+   * How long each lifecycle call of this resource may take at deploy, waits for the service's
+   * long-running operations included; the run fails it at the deadline, naming the operation.
+   * @default Duration.minutes(30)
+   */
+  readonly timeout?: Duration;
 }
 
 /**
@@ -73,6 +80,7 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
       removalPolicy: this.removalPolicy,
       allowReplacement: options.allowReplacement ?? false,
       aliases,
+      ...(options.timeout && { timeoutSeconds: Math.max(1, options.timeout.toSeconds()) }),
     };
     this.lifecycleResource = PgstacksRuntime.of(this).register(this, spec, type.module);
   }

@@ -854,6 +854,8 @@ class StackRun {
   private context(id: string, record: ResourceRecord | undefined, changes: readonly string[] = []): OperationContext {
     let bound = record;
     const run = this;
+    const seconds = (this.items.get(id)?.spec ?? record?.spec)?.timeoutSeconds;
+    const timeoutMs = seconds ? seconds * 1000 : this.options.timeoutMs;
     const ctx: OperationContext = {
       stack: this.stack,
       logicalId: id,
@@ -867,7 +869,9 @@ class StackRun {
         return (bound && run.records.get(bound.id)?.checkpoint) ?? bound?.checkpoint;
       },
       redact: (value) => this.logger.redact(value),
-      signal: AbortSignal.timeout(this.options.timeoutMs),
+      recorded: record?.outputs,
+      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
       changes,
       bind: (next) => {
         bound = next;
@@ -879,7 +883,7 @@ class StackRun {
   /** Runs one handler call, failing with a clear message at the deadline. */
   private async guard<T>(label: string, call: string, ctx: HandlerContext, fn: () => Promise<T>): Promise<T> {
     const { signal } = ctx;
-    const timeout = formatDuration(this.options.timeoutMs);
+    const timeout = formatDuration((ctx as Partial<OperationContext>).timeoutMs ?? this.options.timeoutMs);
     if (signal.aborted) throw new PgstacksError(`${label}: timed out (${timeout}) before ${call}`);
     let onAbort: () => void = () => undefined;
     const deadline = new Promise<never>((_, reject) => {
@@ -899,6 +903,8 @@ class StackRun {
 }
 
 interface OperationContext extends HandlerContext {
+  /** The resource's deadline: its spec's `timeoutSeconds`, else the run's. */
+  readonly timeoutMs: number;
   bind(record: ResourceRecord): void;
 }
 

@@ -26,6 +26,8 @@ export interface HandlerContext {
   redact(value: string): void;
   /** Aborted when the resource's deadline passes. */
   readonly signal: AbortSignal;
+  /** The outputs recorded by the last apply (in `read`, `update` and `delete`). */
+  readonly recorded?: Outputs;
   /** In `update`: the dotted paths of the props that changed (a changed secret value included). */
   readonly changes: readonly string[];
 }

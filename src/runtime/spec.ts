@@ -56,6 +56,8 @@ export interface ResourceSpec {
   readonly allowReplacement: boolean;
   /** Previous logical ids: a record found under one of them is moved, not recreated. */
   readonly aliases: readonly string[];
+  /** How long each of its handler calls may take, waits for long-running operations included. @default the run's (30 min) */
+  readonly timeoutSeconds?: number;
 }
 
 /** Everything a stack declares: what the engine drives the state store to. */
@@ -121,6 +123,7 @@ export function encodeTriggers(spec: ResourceSpec): Record<string, string> {
     removalPolicy: spec.removalPolicy,
     allowReplacement: spec.allowReplacement ? true : undefined,
     aliases: spec.aliases.length ? spec.aliases : undefined,
+    timeoutSeconds: spec.timeoutSeconds,
   }) as JsonObject;
   return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
 }
@@ -135,6 +138,7 @@ export const resourceSpecSchema = z.object({
   removalPolicy: z.enum(['destroy', 'retain']),
   allowReplacement: z.boolean().default(false),
   aliases: z.array(logicalIdSchema).default([]),
+  timeoutSeconds: z.number().positive().optional(),
 });
 
 export const stackManifestSchema = z.object({
