@@ -5,3 +5,11 @@
 export { gatewayUserType } from './cognite/gateway-user';
 export { gatewayRawTableType } from './cognite/gateway-raw-table';
 export { gatewayViewTableType } from './cognite/gateway-view-table';
+export { projectType as lakebaseProjectType } from './databricks/project';
+export { branchType as lakebaseBranchType } from './databricks/branch';
+export { endpointType as lakebaseEndpointType } from './databricks/endpoint';
+export { roleType as lakebaseRoleType } from './databricks/role';
+export { databaseType as lakebaseDatabaseType } from './databricks/database';
+export { catalogType as lakebaseCatalogType } from './databricks/catalog';
+export { syncedTableType as lakebaseSyncedTableType } from './databricks/synced-table';
+export { credentialType as lakebaseCredentialType } from './databricks/credential';

@@ -1,0 +1,23 @@
+export { DatabricksAuth, DatabricksWorkspace, type DatabricksWorkspaceProps } from './workspace';
+export {
+  LakebaseBranch,
+  LakebaseCatalog,
+  LakebaseCredential,
+  LakebaseDatabase,
+  LakebaseEndpoint,
+  LakebaseProject,
+  LakebaseRole,
+  LakebaseSyncedTable,
+  type EndpointSettings,
+  type ILakebaseRole,
+  type LakebaseBranchProps,
+  type LakebaseCatalogProps,
+  type LakebaseCredentialProps,
+  type LakebaseDatabaseProps,
+  type LakebaseEndpointProps,
+  type LakebaseEndpointType,
+  type LakebaseProjectProps,
+  type LakebaseResourceOptions,
+  type LakebaseRoleProps,
+  type LakebaseSyncedTableProps,
+} from './lakebase';
