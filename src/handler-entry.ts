@@ -1,5 +1,4 @@
-/** The handler bundle's entry: every built-in service's resource types, then the handler. */
-import './resources';
+/** The handler bundle's entry: the handler, with every built-in service's resource types (loaded when a command needs them). */
 import { main } from './runtime/handler';
 
-main();
+main(process.argv.slice(2), () => require('./resources'));

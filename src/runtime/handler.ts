@@ -21,6 +21,8 @@ export interface HandlerOptions {
   readonly write?: (line: string) => void;
   /** Stops the run when it returns a reason (the bundle passes a watch on Terraform). */
   readonly stopReason?: () => string | undefined;
+  /** Registers the resource types; skipped by `register`, which needs none (a faster first deploy). */
+  readonly loadTypes?: () => void;
 }
 
 /** Runs one handler command; returns the exit code. Never throws. */
@@ -31,6 +33,7 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
     if (!(HANDLER_COMMANDS as readonly string[]).includes(command)) {
       throw new PgstacksError(`unknown handler command '${command}' (expected ${HANDLER_COMMANDS.join(', ')})`);
     }
+    if (command !== 'register') options.loadTypes?.();
     const store = openStateStore(env);
     const engine = new LifecycleEngine({
       store,
@@ -106,10 +109,10 @@ export function watchParent(): () => string | undefined {
 }
 
 /** For the bundle: run, then exit so idle keep-alive sockets do not hold the process open. */
-export function main(argv: string[] = process.argv.slice(2)): void {
+export function main(argv: string[] = process.argv.slice(2), loadTypes?: () => void): void {
   // With Terraform gone, its end of the output pipe is closed: lines are lost, but the run must
   // not crash mid-call. The parent watch stops it at the next resource instead.
   process.stdout.on('error', () => undefined);
   process.stderr.on('error', () => undefined);
-  void runHandler(argv[0] ?? '', { stopReason: watchParent() }).then((code) => process.exit(code));
+  void runHandler(argv[0] ?? '', { stopReason: watchParent(), loadTypes }).then((code) => process.exit(code));
 }
