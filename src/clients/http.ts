@@ -32,6 +32,8 @@ export interface RetryTiming {
   readonly minDelayMs: number;
   /** Cap on one wait, Retry-After included. @default 30000 */
   readonly maxDelayMs: number;
+  /** How a wait between attempts is spent; tests record it instead of sleeping. @default a timer */
+  readonly wait?: (ms: number) => Promise<void>;
 }
 
 export const DEFAULT_TIMING: RetryTiming = { maxRetries: 5, minDelayMs: 500, maxDelayMs: 30_000 };
@@ -77,7 +79,8 @@ function retryHook(options: SendOptions) {
     const backoff = Math.random() * Math.min(timing.minDelayMs * 2 ** (state.counter - 1), timing.maxDelayMs);
     const delay = Math.min(retryAfter > 0 ? retryAfter * 1000 : backoff, timing.maxDelayMs);
     options.onRetry?.(byStatus ? `HTTP ${err.statusCode}` : (err.code as string), delay, state.counter);
-    setTimeout(() => done(null), delay);
+    if (timing.wait) void timing.wait(delay).then(() => done(null), done);
+    else setTimeout(() => done(null), delay);
   };
 }
 
