@@ -271,7 +271,6 @@ export class LakebaseRole extends ManagedResource<LakebaseRoleOutputs> implement
   }
 
   readonly branch: LakebaseBranch;
-  readonly postgresRole: string;
 
   constructor(scope: Construct, id: string, props: LakebaseRoleProps) {
     super(
@@ -292,12 +291,16 @@ export class LakebaseRole extends ManagedResource<LakebaseRoleOutputs> implement
       props,
     );
     this.branch = props.branch;
-    this.postgresRole = props.postgresRole;
   }
 
   /** The resource name. */
   get name(): string {
     return this.getAttribute('name');
+  }
+
+  /** The Postgres role name (a deploy-time reference: resources that log in as it wait for it). */
+  get postgresRole(): string {
+    return this.getAttribute('postgresRole');
   }
 }
 
@@ -323,8 +326,6 @@ export interface LakebaseDatabaseProps extends LakebaseResourceOptions {
 /** A Postgres database on a branch. Retained when removed, unless `removalPolicy` says otherwise. */
 export class LakebaseDatabase extends ManagedResource<LakebaseDatabaseOutputs> {
   readonly branch: LakebaseBranch;
-  /** The Postgres database name. */
-  readonly postgresDatabase: string;
 
   constructor(scope: Construct, id: string, props: LakebaseDatabaseProps) {
     const postgresDatabase = props.postgresDatabase ?? props.databaseId.replace(/-/g, '_');
@@ -343,12 +344,16 @@ export class LakebaseDatabase extends ManagedResource<LakebaseDatabaseOutputs> {
       props,
     );
     this.branch = props.branch;
-    this.postgresDatabase = postgresDatabase;
   }
 
   /** The resource name. */
   get name(): string {
     return this.getAttribute('name');
+  }
+
+  /** The Postgres database name (a deploy-time reference: resources that use it wait for it). */
+  get postgresDatabase(): string {
+    return this.getAttribute('postgresDatabase');
   }
 }
 
@@ -375,8 +380,7 @@ export class LakebaseCatalog extends ManagedResource<LakebaseCatalogOutputs> {
         workspace: props.database.branch.workspace.connection(scope),
         catalogId: props.catalogId,
         branch: props.database.branch.name,
-        // The database's output, not its prop, so the catalog waits for the database.
-        postgresDatabase: props.database.getAttribute('postgresDatabase'),
+        postgresDatabase: props.database.postgresDatabase,
         createDatabaseIfMissing: props.createDatabaseIfMissing,
         replaceExisting: props.replaceExisting,
       },
@@ -431,7 +435,7 @@ export class LakebaseSyncedTable extends ManagedResource<LakebaseSyncedTableOutp
         timeseriesKey: props.timeseriesKey,
         schedulingPolicy: props.schedulingPolicy,
         branch: props.database.branch.name,
-        postgresDatabase: props.database.getAttribute('postgresDatabase'),
+        postgresDatabase: props.database.postgresDatabase,
         createDatabaseObjectsIfMissing: props.createDatabaseObjectsIfMissing,
         existingPipelineId: props.existingPipelineId,
         newPipelineSpec: props.newPipeline,
