@@ -11,6 +11,8 @@ import type { PostgresServer } from './postgres';
 export interface EmulatorContext<O> {
   /** The sandbox's base URL, `http://127.0.0.1:<port>`; services are mounted under it. */
   readonly url: string;
+  /** The sandbox's data directory (absolute); an emulator keeps files of its own in a subdirectory. */
+  readonly dataDir: string;
   /** The sandbox's PostgreSQL: a state database for the emulators and a superuser. */
   readonly pg: PostgresServer;
   readonly clock: Clock;
@@ -24,6 +26,11 @@ export interface RunningEmulator<H> {
   readonly handle: H;
   /** Environment variables a deploy against this emulator needs (printed by `pgstacks sandbox`). */
   env(): Record<string, string>;
+  /**
+   * Releases what the emulator runs beside the HTTP services (processes, listeners); called once
+   * when the sandbox stops, after the HTTP server closes and before the sandbox's Postgres stops.
+   */
+  stop?(): Promise<void>;
 }
 
 export interface Emulator<O, H> {

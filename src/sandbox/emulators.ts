@@ -1,7 +1,8 @@
 /** The sandbox's emulators, one per service: `startSandbox` starts each and exposes its handle. */
 import { cogniteEmulator, type CogniteEmulatorOptions } from './cognite';
+import { databricksEmulator, type DatabricksEmulatorOptions } from './databricks';
 
-export const EMULATORS = { cognite: cogniteEmulator } as const;
+export const EMULATORS = { cognite: cogniteEmulator, databricks: databricksEmulator } as const;
 
 /** Every emulator's own options, part of the sandbox options. */
-export type EmulatorOptions = CogniteEmulatorOptions;
+export type EmulatorOptions = CogniteEmulatorOptions & DatabricksEmulatorOptions;

@@ -79,6 +79,10 @@ export interface RequestRecord {
   readonly method: string;
   /** The pathname, still percent-encoded. */
   readonly path: string;
+  /** The query string, still percent-encoded, without the `?` (empty when there is none). */
+  readonly query: string;
+  /** The status answered; undefined while the request is handled, or when the connection was dropped. */
+  status?: number;
 }
 
 /** The request log keeps this many of the latest requests, so a long-running sandbox stays small. */
@@ -145,10 +149,12 @@ export class SandboxServer {
     const method = (req.method ?? 'GET').toUpperCase();
     const path = url.pathname;
     const service = this.serviceFor(path);
-    this.requests.push({ method, path });
+    const record: RequestRecord = { method, path, query: url.search.slice(1) };
+    this.requests.push(record);
     if (this.requests.length > MAX_LOGGED_REQUESTS) this.requests.shift();
     const send = (status: number, body: unknown, headers: Record<string, string> = {}) => {
       if (res.destroyed) return;
+      record.status = status;
       const text = body === undefined ? '' : JSON.stringify(body);
       res.writeHead(status, {
         'content-type': 'application/json',

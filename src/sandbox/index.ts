@@ -13,6 +13,7 @@ import { startPostgres } from './postgres';
 
 export { ManualClock, systemClock, type Clock } from './clock';
 export { DEFAULT_PROJECTS, type CogniteCapability, type CogniteSandbox } from './cognite';
+export type { ClusterLogin, DatabricksSandbox, OperationFailure, OperationKind } from './databricks';
 export type { AppliedFault, FaultInjector, FaultRule, RequestRecord } from './http';
 
 export interface SandboxOptions extends EmulatorOptions {
@@ -35,7 +36,7 @@ export interface SandboxOptions extends EmulatorOptions {
 
 type Handles = { readonly [K in keyof typeof EMULATORS]: (typeof EMULATORS)[K] extends Emulator<never, infer H> ? H : never };
 
-/** The running sandbox, with each emulator's handle under its name (`sandbox.cognite`). */
+/** The running sandbox, with each emulator's handle under its name (`sandbox.cognite`, `sandbox.databricks`). */
 export type Sandbox = Handles & {
   /** `http://127.0.0.1:<port>`. */
   readonly url: string;
@@ -58,12 +59,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const dataDir = path.resolve(options.dataDir ?? path.join('.pgstacks', 'sandbox'));
   const pg = await startPostgres({ dir: dataDir, port: options.postgresPort ?? 4611, verbose: options.verbose });
   const server = new SandboxServer({ maxBodyBytes: options.maxBodyBytes });
+  const running: Array<readonly [string, RunningEmulator<unknown>]> = [];
   try {
     const port = await server.listen(options.port ?? 4610);
     const url = `http://127.0.0.1:${port}`;
-    const running: Array<readonly [string, RunningEmulator<unknown>]> = [];
     for (const [name, emulator] of emulators) {
-      const started = await emulator.start({ url, pg, clock: options.clock ?? systemClock, options });
+      const started = await emulator.start({ url, dataDir, pg, clock: options.clock ?? systemClock, options });
       for (const service of started.services) server.mount(service);
       running.push([name, started] as const);
     }
@@ -78,11 +79,14 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       stop: () =>
         (stopped ??= (async () => {
           await server.close();
+          // Each emulator's own processes go first: they may still use the state database.
+          for (const [, started] of [...running].reverse()) await started.stop?.().catch(() => undefined);
           await pg.stop();
         })()),
     };
   } catch (error) {
     await server.close().catch(() => undefined);
+    for (const [, started] of [...running].reverse()) await started.stop?.().catch(() => undefined);
     await pg.stop().catch(() => undefined);
     throw error;
   }

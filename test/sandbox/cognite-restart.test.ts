@@ -62,6 +62,9 @@ test('a restart with the same data directory keeps the default client, users, ta
     CDF_CLIENT_ID: sandbox.cognite.defaultClient.clientId,
     CDF_CLIENT_SECRET: clientSecret,
     CDF_PROJECT: 'acme',
+    DATABRICKS_HOST: sandbox.url,
+    DATABRICKS_CLIENT_ID: sandbox.databricks.defaultClient.clientId,
+    DATABRICKS_CLIENT_SECRET: sandbox.databricks.defaultClient.clientSecret,
   });
   await sandbox.cognite.addClient({ clientId: 'ci', clientSecret: 'ci-secret' });
   const cdf = new Cdf(sandbox, await tokenFor(sandbox));

@@ -98,11 +98,14 @@ describe('schemas', () => {
     expect(await call('GET', '/svc/refused')).toEqual({ status: 400, body: { problem: { status: 400, text: 'bad value' } } });
   });
 
-  test('the request log lists what was asked, until cleared', async () => {
+  test('the request log lists what was asked and answered, until cleared', async () => {
     server.requests.length = 0;
     await call('GET', '/svc/refused?x=1');
     await call('POST', '/nowhere');
-    expect(server.requests).toEqual([{ method: 'GET', path: '/svc/refused' }, { method: 'POST', path: '/nowhere' }]);
+    expect(server.requests).toEqual([
+      { method: 'GET', path: '/svc/refused', query: 'x=1', status: 400 },
+      { method: 'POST', path: '/nowhere', query: '', status: 404 },
+    ]);
   });
 });
 

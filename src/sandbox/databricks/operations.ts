@@ -1,0 +1,159 @@
+/**
+ * Long-running operations. Every create, update and delete answers with an Operation named
+ * `<resource name>/operations/<id>` and `done: false`; `GET /api/2.0/postgres/<operation name>`
+ * reports it done once its duration has passed on the injected clock, with the resource (shaped as
+ * GET returns it) or `google.protobuf.Empty` as `response`, or an `error`. Operations live in the
+ * state database, so a client that restarts can go on polling one by name.
+ *
+ * The change itself is applied when the operation starts (the sandbox's Postgres work is fast); the
+ * duration models only how long the service takes to say so, and while it runs the branch refuses
+ * other changes to its endpoints, roles and databases.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../clock';
+import type { PostgresServer } from '../postgres';
+import { conflictingOperations, type ErrorJson } from './errors';
+import type { Kind } from './model';
+
+export type OperationKind = Kind;
+export const OPERATION_KINDS: readonly OperationKind[] = ['project', 'branch', 'endpoint', 'role', 'database', 'catalog', 'synced_table'];
+export type OperationAction = 'create' | 'update' | 'delete' | 'undelete';
+
+const METADATA_TYPES: Record<OperationKind, string> = {
+  project: 'Project',
+  branch: 'Branch',
+  endpoint: 'Endpoint',
+  role: 'Role',
+  database: 'Database',
+  catalog: 'Catalog',
+  synced_table: 'SyncedTable',
+};
+
+const EMPTY = { '@type': 'type.googleapis.com/google.protobuf.Empty' };
+
+/** An operation as the API returns it. */
+export interface OperationJson {
+  readonly name: string;
+  readonly metadata: { readonly '@type': string };
+  readonly done: boolean;
+  readonly response?: unknown;
+  readonly error?: ErrorJson;
+}
+
+/** A failure an operation reports instead of succeeding (a test hook). */
+export interface OperationFailure {
+  /** @default 'INTERNAL_ERROR' */
+  readonly errorCode?: string;
+  /** @default 'The operation failed (injected by the sandbox).' */
+  readonly message?: string;
+}
+
+interface OperationRow {
+  name: string;
+  kind: OperationKind;
+  action: OperationAction;
+  resource: string;
+  ready_at: string;
+  snapshot: unknown;
+  error: ErrorJson | null;
+}
+
+export interface OperationStart {
+  readonly kind: OperationKind;
+  readonly action: OperationAction;
+  /** The resource's name; the operation is named below it. */
+  readonly resource: string;
+  /** The branch the change belongs to, for the one-change-at-a-time rule. */
+  readonly branch?: string;
+}
+
+export class Operations {
+  private readonly delays: Map<OperationKind, number>;
+  private readonly failures = new Map<OperationKind, OperationFailure[]>();
+
+  constructor(
+    private readonly pg: PostgresServer,
+    private readonly clock: Clock,
+    defaultDelayMs: number,
+    perKind: Partial<Record<OperationKind, number>> = {},
+  ) {
+    this.delays = new Map(OPERATION_KINDS.map((kind) => [kind, perKind[kind] ?? defaultDelayMs]));
+  }
+
+  /** How long operations of `kind` (or every kind) take from now on. */
+  setDelay(kind: OperationKind | 'all', ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new Error(`an operation delay is a number of milliseconds >= 0; got ${ms}`);
+    for (const k of kind === 'all' ? OPERATION_KINDS : [kind]) this.delays.set(k, ms);
+  }
+
+  delayOf(kind: OperationKind): number {
+    return this.delays.get(kind)!;
+  }
+
+  /** The next operation of `kind` fails with `failure` and changes nothing. */
+  failNext(kind: OperationKind, failure: OperationFailure = {}): void {
+    this.failures.set(kind, [...(this.failures.get(kind) ?? []), failure]);
+  }
+
+  /** 409 ABORTED while an operation on the branch has not finished. */
+  async assertBranchIdle(branch: string): Promise<void> {
+    const busy = await this.pg.state.query('SELECT 1 FROM databricks.operations WHERE branch = $1 AND ready_at > $2 AND error IS NULL LIMIT 1', [
+      branch,
+      this.clock.now(),
+    ]);
+    if (busy.rowCount) throw conflictingOperations();
+  }
+
+  /**
+   * Starts an operation: unless a failure is queued for its kind, `apply` makes the change (a
+   * thrown HttpError answers the request instead, and no operation exists) and returns the
+   * resource to report if it is gone before someone polls. Answers `done: false`.
+   */
+  async start(op: OperationStart, apply: () => Promise<unknown>): Promise<OperationJson> {
+    const queued = this.failures.get(op.kind);
+    const failure = queued?.shift();
+    let snapshot: unknown = null;
+    let error: ErrorJson | null = null;
+    if (failure) {
+      error = {
+        error_code: failure.errorCode ?? 'INTERNAL_ERROR',
+        message: failure.message ?? 'The operation failed (injected by the sandbox).',
+        details: [{ '@type': 'type.googleapis.com/google.rpc.RequestInfo', request_id: randomUUID(), serving_data: '' }],
+      };
+    } else {
+      snapshot = (await apply()) ?? null;
+    }
+    const now = this.clock.now();
+    const name = `${op.resource}/operations/${randomUUID()}`;
+    await this.pg.state.query(
+      `INSERT INTO databricks.operations (name, kind, action, resource, branch, created_at, ready_at, snapshot, error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+      [name, op.kind, op.action, op.resource, op.branch ?? null, now, now + this.delayOf(op.kind), JSON.stringify(snapshot), error && JSON.stringify(error)],
+    );
+    return { name, metadata: metadata(op.kind), done: false };
+  }
+
+  /** When an operation started now on `kind` would finish. */
+  readyAt(kind: OperationKind): number {
+    return this.clock.now() + this.delayOf(kind);
+  }
+
+  /**
+   * The operation by name, `undefined` if there is none. A finished one carries `response`: `view`
+   * gives the resource's current form, else the snapshot taken when it started.
+   */
+  async get(name: string, view: (kind: OperationKind, resource: string) => Promise<unknown>): Promise<OperationJson | undefined> {
+    const found = await this.pg.state.query('SELECT * FROM databricks.operations WHERE name = $1', [name]);
+    const row = found.rows[0] as OperationRow | undefined;
+    if (!row) return undefined;
+    const base = { name: row.name, metadata: metadata(row.kind) };
+    if (this.clock.now() < Number(row.ready_at)) return { ...base, done: false };
+    if (row.error) return { ...base, done: true, error: row.error };
+    if (row.action === 'delete') return { ...base, done: true, response: EMPTY };
+    return { ...base, done: true, response: (await view(row.kind, row.resource)) ?? row.snapshot ?? {} };
+  }
+}
+
+function metadata(kind: OperationKind): { '@type': string } {
+  return { '@type': `type.googleapis.com/databricks.postgres.v1.${METADATA_TYPES[kind]}OperationMetadata` };
+}
