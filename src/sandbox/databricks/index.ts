@@ -6,7 +6,24 @@
  *
  * Every branch is a real PostgreSQL cluster and every endpoint a proxy on a loopback address of its
  * own at port 5432, so clients connect to `status.hosts.host` with a generated credential as they
- * would to Lakebase. Wire formats follow the real service (shared/reference/databricks-lakebase.md).
+ * would to Lakebase. Wire formats follow the real service.
+ *
+ * Where the sandbox knowingly differs:
+ * - Operations apply their change when they start; their duration (0 ms unless configured) only
+ *   delays `done`. Every create, update and delete answers `done: false` first.
+ * - Hosts are loopback IP addresses, not DNS names; every branch runs the same Postgres major
+ *   version (the package's) whatever `pg_version` says; computes never scale (CU limits are
+ *   recorded, not enforced) and never suspend on their own: a compute is IDLE until its first
+ *   connection or change after a start, then ACTIVE.
+ * - A branch is a copy of its source as it is when created: `source_branch_lsn`/`_time`
+ *   (point-in-time branching) are recorded, not honoured, and snapshots are not supported.
+ * - A database credential is set as the role's password on that endpoint's branch only (the real
+ *   one is workspace-wide), and the newest credential of a role replaces older ones.
+ * - Roles and databases made in SQL do not show in the API's lists.
+ * - Catalogs and synced tables have no Unity Catalog or Delta behind them: a synced table's
+ *   Postgres table has its primary key columns (text), its timeseries key and `_synced_at`, no rows.
+ * - Unverified choices (the status of some conflicts, messages, generated ids, the soft-delete
+ *   retention of 7 days, a branch's expiry deleting it softly) are noted where they are made.
  */
 import * as path from 'node:path';
 import { randomInt, randomUUID } from 'node:crypto';

@@ -286,6 +286,8 @@ export class Lakebase {
     for (const endpoint of await this.store.all('endpoint', branch.name)) {
       if (endpoint.disabled) continue;
       const before = endpoint.port;
+      // The configured port wins over the one recorded (a free one, when the option was 0).
+      if (this.options.endpointPort !== 0) endpoint.port = this.options.endpointPort;
       await this.openProxy(endpoint, branch).catch((error: unknown) => {
         throw endpointBindError(this.options.endpointPort, error, endpoint);
       });
@@ -369,7 +371,7 @@ export class Lakebase {
       for (const record of await this.store.due(now)) {
         if (record.kind === 'project') await this.purgeProject(record);
         else if (record.deleteTime !== undefined) await this.purgeBranch(record);
-        else if (!record.is_protected && !record.isDefault) await this.softDeleteBranch(record, record.expireTime!);
+        else if (!record.is_protected && !record.isDefault && !record.root) await this.softDeleteBranch(record, record.expireTime!);
       }
     });
   }
