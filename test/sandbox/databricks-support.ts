@@ -32,7 +32,7 @@ export class Workspace {
   }
 
   async call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, options: { body?: unknown; query?: Record<string, string | number | boolean> } = {}): Promise<Answer> {
-    const query = options.query ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]) => [k, String(v)])).toString()}` : '';
+    const query = options.query ? `?${new URLSearchParams(Object.entries(options.query).map(([k, v]): [string, string] => [k, String(v)])).toString()}` : '';
     const res = await request(`${this.sandbox.databricks.host}/api/2.0/postgres/${path}${query}`, {
       method,
       headers: { authorization: `Bearer ${this.token}`, accept: 'application/json', ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}) },
