@@ -5,7 +5,7 @@
  * connections, read-only endpoints refuse writes, and a restart brings it all back.
  */
 import * as fs from 'node:fs';
-import type { Client } from 'pg';
+import { Client } from 'pg';
 import { ManualClock, startSandbox, type Sandbox } from '../../src/sandbox';
 import { connectToEndpoint, failure, Workspace } from './databricks-support';
 import { tempDataDir } from './support';
@@ -147,9 +147,16 @@ test('a restart over the same data directory brings back the endpoints, their da
   const sp = await Workspace.oauth(sandbox!);
   const { token } = await sp.credential('projects/pg/branches/dev/endpoints/primary');
   const hosts = { prod: (await ws.get(PRIMARY)).body.status.hosts.host, dev: (await ws.get('projects/pg/branches/dev/endpoints/primary')).body.status.hosts.host };
+  // An operation still running when the sandbox stops can be polled by name after the restart.
+  sandbox!.databricks.setOperationDelay('database', 5_000);
+  const pending = await sp.call('POST', `${PROD}/databases`, { query: { database_id: 'kept-db' }, body: { spec: { postgres_database: 'kept', role: `${PROD}/roles/sp-${sandbox!.databricks.defaultClient.clientId}` } } });
+  expect(pending.body.done).toBe(false);
+  const cluster = await sandbox!.databricks.branchSuperuser(PROD);
   await sandbox!.stop();
   const { clientId } = sandbox!.databricks.defaultClient;
   expect(await failure(connectToEndpoint(sp, 'projects/pg/branches/dev/endpoints/primary', { password: token }))).toBeDefined();
+  // Stopping the sandbox stops the branches' Postgres too.
+  expect(await failure(new Client({ ...cluster, database: 'postgres' }).connect())).toBe('ECONNREFUSED');
 
   const startedAt = Date.now();
   await start();
@@ -157,6 +164,9 @@ test('a restart over the same data directory brings back the endpoints, their da
   expect(startMs).toBeLessThan(15_000);
   expect(sandbox!.databricks.defaultClient.clientId).toBe(clientId);
   const again = await Workspace.oauth(sandbox!);
+  expect((await again.get(pending.body.name)).body.done).toBe(false);
+  clock.advance(5_000);
+  expect((await again.wait(pending)).status).toMatchObject({ database_id: 'kept-db', postgres_database: 'kept' });
   expect((await again.get(PRIMARY)).body.status.hosts.host).toBe(hosts.prod);
   // The computes wake on the first connection.
   expect((await again.get(PRIMARY)).body.status.current_state).toBe('IDLE');
