@@ -121,3 +121,11 @@ test('unknown API paths are 404s in the Databricks error shape', async () => {
   expect(res.status).toBe(404);
   expect(res.body.error_code).toBe('NOT_FOUND');
 });
+
+test("SCIM Me names the caller: a service principal's application id, a user's email", async () => {
+  const sp = await get('/api/2.0/preview/scim/v2/Me', { authorization: `Bearer ${await oauthToken(sandbox)}` });
+  expect(sp).toMatchObject({ status: 200, body: { userName: sandbox.databricks.defaultClient.clientId, id: expect.stringMatching(/^\d+$/), active: true } });
+  const user = await get('/api/2.0/preview/scim/v2/Me', { authorization: `Bearer ${sandbox.databricks.token}` });
+  expect(user.body).toMatchObject({ userName: sandbox.databricks.tokenUser, emails: [{ value: sandbox.databricks.tokenUser, primary: true }] });
+  expect((await get('/api/2.0/preview/scim/v2/Me')).body.error_code).toBe('UNAUTHENTICATED');
+});

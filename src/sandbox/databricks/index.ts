@@ -26,7 +26,7 @@
  *   retention of 7 days, a branch's expiry deleting it softly) are noted where they are made.
  */
 import * as path from 'node:path';
-import { randomInt, randomUUID } from 'node:crypto';
+import { createHash, randomInt, randomUUID } from 'node:crypto';
 import { DATABRICKS_ENVIRONMENT, LAKEBASE_POSTGRES_PORT } from '../../services/databricks';
 import { defineEmulator } from '../emulator';
 import { route, type Route, type Service } from '../http';
@@ -136,6 +136,39 @@ function operationRoutes(guard: Route['guard'], lakebase: Lakebase): Route[] {
 
 const API_PREFIX = '/api/2.0/postgres';
 
+/**
+ * SCIM `Me` (`/api/2.0/preview/scim/v2/Me`), which clients ask who they are: `userName` is a
+ * user's email or a service principal's application id (also its Postgres role name).
+ */
+function scimService(auth: DatabricksAuth): Service {
+  return {
+    prefix: '/api/2.0/preview/scim/v2',
+    routes: [
+      route({
+        method: 'GET',
+        path: '/Me',
+        guard: (ctx) => auth.caller(ctx),
+        handler: (_ctx, { guard: identity }) => ({
+          schemas: ['urn:ietf:params:scim:schemas:core:2.0:User', 'urn:ietf:params:scim:schemas:extension:workspace:2.0:User'],
+          id: scimId(identity.id),
+          userName: identity.id,
+          displayName: identity.kind === 'USER' ? identity.id.split('@')[0] : `service principal ${identity.id}`,
+          active: true,
+          ...(identity.kind === 'USER' ? { emails: [{ value: identity.id, type: 'work', primary: true }] } : {}),
+          groups: [],
+        }),
+      }),
+    ],
+    errorBody: databricksErrorBody,
+    invalidInput: databricksInvalidInput,
+  };
+}
+
+/** A stable numeric SCIM id for an identity, as the real ids are numbers. */
+function scimId(identity: string): string {
+  return String(BigInt(`0x${createHash('sha256').update(identity).digest('hex').slice(0, 13)}`));
+}
+
 export const databricksEmulator = defineEmulator<DatabricksEmulatorOptions, DatabricksSandbox>({
   name: 'databricks',
   validate(options) {
@@ -227,7 +260,7 @@ export const databricksEmulator = defineEmulator<DatabricksEmulatorOptions, Data
     };
 
     return {
-      services: [api, oidcService(url, auth), hostMetadataService(url, workspaceId, accountId)],
+      services: [api, scimService(auth), oidcService(url, auth), hostMetadataService(url, workspaceId, accountId)],
       handle,
       env: () => ({
         [DATABRICKS_ENVIRONMENT.host]: url,
