@@ -52,8 +52,9 @@ Commands:
                                         Copy the stack's records between the local directory and
                                         the PostgreSQL store ($PGSTACKS_STATE_DATABASE_URL)
   sandbox [--data-dir <dir>] [--port <n>] [--postgres-port <n>] [--project <name>]...
-                                        Run the local sandbox (Cognite emulator and a real
-                                        PostgreSQL) and print the environment to deploy to it;
+                                        Run the local sandbox (Cognite and Databricks emulators
+                                        and a real PostgreSQL) and print the environment to
+                                        deploy to it;
                                         --project (repeatable) names the CDF projects it serves
                                         (default: acme)
   handler reconcile|destroy             Run the handler (what the stack's reconciler and teardown
