@@ -70,6 +70,16 @@ describe('operations', () => {
     expect((await ws.get('projects/doomed')).status).toBe(404);
   });
 
+  test('a shorter duration finishes operations already running; a longer one changes only later ones', async () => {
+    sandbox.databricks.setOperationDelay('project', 60_000);
+    const started = await ws.call('POST', 'projects', { query: { project_id: 'cut-short' } });
+    expect((await ws.get(started.body.name)).body.done).toBe(false);
+    sandbox.databricks.setOperationDelay('project', 0);
+    expect((await ws.get(started.body.name)).body.done).toBe(true);
+    sandbox.databricks.setOperationDelay('project', 60_000);
+    expect((await ws.get(started.body.name)).body.done).toBe(true);
+  });
+
   test('an unknown operation is a 404', async () => {
     const res = await ws.get('projects/ops/operations/00000000-0000-0000-0000-000000000000');
     expect(res).toMatchObject({ status: 404, body: { error_code: 'NOT_FOUND', message: expect.stringMatching(/^operation id not found \[TraceId: /) } });

@@ -96,7 +96,7 @@ export function branchRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[] 
           return ops.start({ kind: 'branch', action: 'create', resource: name, branch: name }, async () => {
             const uid = generatedUid('br');
             const lsn = await clusters.createChild(source.cluster, uid);
-            const readyAt = ops.readyAt('branch');
+            const creating = ops.busy('branch');
             const created = clock.now();
             const branch: BranchRecord = {
               kind: 'branch',
@@ -110,7 +110,7 @@ export function branchRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[] 
               is_protected: spec.is_protected ?? false,
               // Point-in-time branching is not emulated: the copy is of the source as it is now.
               source: { branch: source.name, lsn, time: spec.source_branch_time ?? created },
-              readyAt,
+              creating,
               stateChangeTime: created,
               createTime: created,
               updateTime: created,
@@ -119,7 +119,7 @@ export function branchRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[] 
             try {
               await store.put(branch);
               await lakebase.createImplicitChildren(branch, caller, source);
-              await lakebase.createPrimaryEndpoint(project, branch, readyAt);
+              await lakebase.createPrimaryEndpoint(project, branch, creating);
             } catch (error) {
               await lakebase.purgeBranch(branch).catch(() => undefined);
               throw error;

@@ -51,8 +51,8 @@ export function endpointRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[
   const guard = callerGuard(auth, lakebase);
 
   /** Applies an endpoint's update (from a PATCH or an adopting create): settings, group, disabled. */
-  async function update(branch: BranchRecord, endpoint: EndpointRecord, spec: EndpointSpec, leaves: readonly string[], readyAt: number): Promise<EndpointRecord> {
-    const updated: EndpointRecord = { ...endpoint, settings: { ...endpoint.settings }, updateTime: clock.now(), pendingUntil: readyAt };
+  async function update(branch: BranchRecord, endpoint: EndpointRecord, spec: EndpointSpec, leaves: readonly string[]): Promise<EndpointRecord> {
+    const updated: EndpointRecord = { ...endpoint, settings: { ...endpoint.settings }, updateTime: clock.now(), updating: ops.busy('endpoint') };
     for (const leaf of leaves) {
       switch (leaf) {
         case 'spec.autoscaling_limit_min_cu':
@@ -116,10 +116,9 @@ export function endpointRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[
           const settings = mergeComputeSettings(existing?.settings ?? project.default_endpoint_settings, spec, 'spec', { maxSpread: true });
           await ops.assertBranchIdle(branch.name);
           return ops.start({ kind: 'endpoint', action: 'create', resource: name, branch: branch.name }, async () => {
-            const readyAt = ops.readyAt('endpoint');
             if (existing) {
               const leaves = maskedLeaves(undefined, { spec }, ENDPOINT_MASK);
-              return lakebase.view(await update(branch, existing, spec, leaves, readyAt));
+              return lakebase.view(await update(branch, existing, spec, leaves));
             }
             const endpoint = await lakebase.createEndpoint(branch, {
               id,
@@ -127,7 +126,7 @@ export function endpointRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[
               settings,
               disabled: spec.disabled ?? false,
               ...(spec.group ? { group: spec.group } : {}),
-              readyAt,
+              creating: ops.busy('endpoint'),
             });
             return lakebase.view(endpoint);
           });
@@ -171,7 +170,7 @@ export function endpointRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[
           }
           await ops.assertBranchIdle(branch.name);
           return ops.start({ kind: 'endpoint', action: 'update', resource: record.name, branch: branch.name }, async () =>
-            lakebase.view(await update(branch, record, spec, leaves, ops.readyAt('endpoint'))),
+            lakebase.view(await update(branch, record, spec, leaves)),
           );
         }),
     }),

@@ -68,7 +68,10 @@ export interface DatabricksSandbox {
   addClient(client?: { clientId?: string; clientSecret?: string }): Promise<{ clientId: string; clientSecret: string }>;
   /** Registers a personal access token for a user (by email); returns the token. */
   addToken(user: string, token?: string): Promise<string>;
-  /** How long operations of `kind` (or every kind) take from now on, in ms of the sandbox's clock. */
+  /**
+   * How long operations of `kind` (or every kind) take, in ms of the sandbox's clock. A shorter
+   * duration also cuts operations already running short: 0 lets them finish at the next poll.
+   */
   setOperationDelay(kind: OperationKind | 'all', ms: number): void;
   /** The next operation of `kind` reports `failure` (`done` with `error`) and changes nothing. */
   failNextOperation(kind: OperationKind, failure?: OperationFailure): void;

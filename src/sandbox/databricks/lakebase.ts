@@ -21,6 +21,7 @@ import {
   roleView,
   syncedTableView,
   type BranchRecord,
+  type Busy,
   type ComputeSettings,
   type DatabaseRecord,
   type EndpointRecord,
@@ -76,7 +77,7 @@ export class Lakebase {
   }
 
   viewContext(): ViewContext {
-    return { now: this.clock.now(), isRunning: (cluster) => this.clusters.isRunning(cluster) };
+    return { now: this.clock.now(), doneAt: (busy) => this.ops.doneAt(busy), isRunning: (cluster) => this.clusters.isRunning(cluster) };
   }
 
   /** The resource's wire form, for GET, lists and finished operations. */
@@ -196,7 +197,7 @@ export class Lakebase {
   }
 
   /** A new endpoint record with a loopback address of its own, its proxy listening unless disabled. */
-  async createEndpoint(branch: BranchRecord, fields: { id: string; type: EndpointRecord['endpoint_type']; settings: ComputeSettings; disabled: boolean; group?: EndpointRecord['group']; readyAt: number }): Promise<EndpointRecord> {
+  async createEndpoint(branch: BranchRecord, fields: { id: string; type: EndpointRecord['endpoint_type']; settings: ComputeSettings; disabled: boolean; group?: EndpointRecord['group']; creating: Busy }): Promise<EndpointRecord> {
     const now = this.clock.now();
     const taken = new Set((await this.store.all('endpoint')).map((e) => e.address));
     let lastError: unknown;
@@ -217,7 +218,7 @@ export class Lakebase {
         ...(fields.group ? { group: fields.group } : {}),
         address,
         port: this.options.endpointPort,
-        readyAt: fields.readyAt,
+        creating: fields.creating,
       };
       try {
         if (!endpoint.disabled) await this.openProxy(endpoint, branch);
@@ -234,7 +235,7 @@ export class Lakebase {
   }
 
   /** The read-write endpoint every branch gets, with the project's default compute settings. */
-  async createPrimaryEndpoint(project: ProjectRecord, branch: BranchRecord, readyAt: number, initial?: Partial<ComputeSettings> & { group?: EndpointRecord['group'] }): Promise<EndpointRecord> {
+  async createPrimaryEndpoint(project: ProjectRecord, branch: BranchRecord, creating: Busy, initial?: Partial<ComputeSettings> & { group?: EndpointRecord['group'] }): Promise<EndpointRecord> {
     const { group, ...settings } = initial ?? {};
     return this.createEndpoint(branch, {
       id: LAKEBASE_PRIMARY_ENDPOINT,
@@ -242,7 +243,7 @@ export class Lakebase {
       settings: { ...project.default_endpoint_settings, ...settings },
       disabled: false,
       ...(group ? { group } : {}),
-      readyAt,
+      creating,
     });
   }
 

@@ -9,6 +9,16 @@ import { duration, timestamp } from './wire';
 
 export type Kind = 'project' | 'branch' | 'endpoint' | 'role' | 'database' | 'catalog' | 'synced_table';
 
+/**
+ * The operation a resource waits on: its kind, when it started and the duration it started with
+ * (a shorter duration set for its kind later finishes it sooner).
+ */
+export interface Busy {
+  readonly kind: Kind;
+  readonly since: number;
+  readonly delay: number;
+}
+
 interface Base {
   readonly kind: Kind;
   /** The full resource name, e.g. `projects/p/branches/b`. */
@@ -60,8 +70,8 @@ export interface BranchRecord extends Base {
   is_protected: boolean;
   expireTime?: number;
   readonly source?: { readonly branch: string; readonly lsn: string; readonly time: number };
-  /** When the operation that created the branch finishes: INIT until then. */
-  readonly readyAt: number;
+  /** The operation that created the branch: INIT until it finishes. */
+  readonly creating: Busy;
   stateChangeTime: number;
   deleteTime?: number;
   purgeTime?: number;
@@ -80,8 +90,8 @@ export interface EndpointRecord extends Base {
   /** The port its proxy listens on (the sandbox's endpoint port, or a free one). */
   port: number;
   /** Until the create operation finishes the endpoint is INIT; until an update's finishes it has a pending state. */
-  readonly readyAt: number;
-  pendingUntil?: number;
+  readonly creating: Busy;
+  updating?: Busy;
 }
 
 export interface RoleRecord extends Base {
@@ -130,9 +140,10 @@ export interface SyncedTableRecord extends Base {
 export type LakebaseRecord = ProjectRecord | BranchRecord | EndpointRecord | RoleRecord | DatabaseRecord | CatalogRecord | SyncedTableRecord;
 export type RecordOf<K extends Kind> = Extract<LakebaseRecord, { kind: K }>;
 
-/** What a view needs besides the record: the time, and whether a branch's compute is running. */
+/** What a view needs besides the record: the time, when operations finish, whether a branch's compute runs. */
 export interface ViewContext {
   readonly now: number;
+  doneAt(busy: Busy): number;
   isRunning(cluster: string): boolean;
 }
 
@@ -178,7 +189,8 @@ export function projectView(p: ProjectRecord): Record<string, unknown> {
 }
 
 export function branchView(b: BranchRecord, view: ViewContext): Record<string, unknown> {
-  const initializing = view.now < b.readyAt;
+  const readyAt = view.doneAt(b.creating);
+  const initializing = view.now < readyAt;
   const state = b.deleteTime !== undefined ? 'DELETED' : initializing ? 'INIT' : 'READY';
   return {
     name: b.name,
@@ -190,7 +202,7 @@ export function branchView(b: BranchRecord, view: ViewContext): Record<string, u
       branch_id: b.id,
       current_state: state,
       ...(initializing && b.deleteTime === undefined ? { pending_state: 'READY' } : {}),
-      state_change_time: timestamp(initializing || b.deleteTime !== undefined ? b.stateChangeTime : Math.max(b.stateChangeTime, b.readyAt)),
+      state_change_time: timestamp(initializing || b.deleteTime !== undefined ? b.stateChangeTime : Math.max(b.stateChangeTime, readyAt)),
       default: b.isDefault,
       is_protected: b.is_protected,
       logical_size_bytes: 0,
@@ -204,8 +216,8 @@ export function branchView(b: BranchRecord, view: ViewContext): Record<string, u
 }
 
 export function endpointView(e: EndpointRecord, cluster: string, view: ViewContext): Record<string, unknown> {
-  const initializing = view.now < e.readyAt;
-  const pending = !initializing && e.pendingUntil !== undefined && view.now < e.pendingUntil;
+  const initializing = view.now < view.doneAt(e.creating);
+  const pending = !initializing && e.updating !== undefined && view.now < view.doneAt(e.updating);
   // A running compute is ACTIVE; one that is not (never used since the sandbox started, or
   // disabled) is IDLE, as a suspended compute is.
   const settled = e.disabled || !view.isRunning(cluster) ? 'IDLE' : 'ACTIVE';

@@ -7,13 +7,15 @@
  *
  * The change itself is applied when the operation starts (the sandbox's Postgres work is fast); the
  * duration models only how long the service takes to say so, and while it runs the branch refuses
- * other changes to its endpoints, roles and databases.
+ * other changes to its endpoints, roles and databases. An operation is done once the duration it
+ * started with has passed, or a shorter one set for its kind since: lowering the duration (to 0,
+ * say) finishes the operations already running; raising it changes only later ones.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock';
 import type { PostgresServer } from '../postgres';
 import { conflictingOperations, type ErrorJson } from './errors';
-import type { Kind } from './model';
+import type { Busy, Kind } from './model';
 
 export type OperationKind = Kind;
 export const OPERATION_KINDS: readonly OperationKind[] = ['project', 'branch', 'endpoint', 'role', 'database', 'catalog', 'synced_table'];
@@ -53,7 +55,8 @@ interface OperationRow {
   kind: OperationKind;
   action: OperationAction;
   resource: string;
-  ready_at: string;
+  created_at: string;
+  delay_ms: string;
   snapshot: unknown;
   error: ErrorJson | null;
 }
@@ -80,7 +83,7 @@ export class Operations {
     this.delays = new Map(OPERATION_KINDS.map((kind) => [kind, perKind[kind] ?? defaultDelayMs]));
   }
 
-  /** How long operations of `kind` (or every kind) take from now on. */
+  /** How long operations of `kind` (or every kind) take; a shorter duration also cuts those already running short. */
   setDelay(kind: OperationKind | 'all', ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new Error(`an operation delay is a number of milliseconds >= 0; got ${ms}`);
     for (const k of kind === 'all' ? OPERATION_KINDS : [kind]) this.delays.set(k, ms);
@@ -97,11 +100,14 @@ export class Operations {
 
   /** 409 ABORTED while an operation on the branch has not finished. */
   async assertBranchIdle(branch: string): Promise<void> {
-    const busy = await this.pg.state.query('SELECT 1 FROM databricks.operations WHERE branch = $1 AND ready_at > $2 AND error IS NULL LIMIT 1', [
+    const now = this.clock.now();
+    const longest = Math.max(...this.delays.values());
+    const recent = await this.pg.state.query('SELECT * FROM databricks.operations WHERE branch = $1 AND created_at > $2 AND error IS NULL', [
       branch,
-      this.clock.now(),
+      now - longest - 1,
     ]);
-    if (busy.rowCount) throw conflictingOperations();
+    const running = (recent.rows as OperationRow[]).some((row) => now < this.doneAt(busyOf(row)));
+    if (running) throw conflictingOperations();
   }
 
   /**
@@ -126,16 +132,21 @@ export class Operations {
     const now = this.clock.now();
     const name = `${op.resource}/operations/${randomUUID()}`;
     await this.pg.state.query(
-      `INSERT INTO databricks.operations (name, kind, action, resource, branch, created_at, ready_at, snapshot, error)
+      `INSERT INTO databricks.operations (name, kind, action, resource, branch, created_at, delay_ms, snapshot, error)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [name, op.kind, op.action, op.resource, op.branch ?? null, now, now + this.delayOf(op.kind), JSON.stringify(snapshot), error && JSON.stringify(error)],
+      [name, op.kind, op.action, op.resource, op.branch ?? null, now, this.delayOf(op.kind), JSON.stringify(snapshot), error && JSON.stringify(error)],
     );
     return { name, metadata: metadata(op.kind), done: false };
   }
 
-  /** When an operation started now on `kind` would finish. */
-  readyAt(kind: OperationKind): number {
-    return this.clock.now() + this.delayOf(kind);
+  /** An operation of `kind` starting now, for a resource to wait on. */
+  busy(kind: OperationKind): Busy {
+    return { kind, since: this.clock.now(), delay: this.delayOf(kind) };
+  }
+
+  /** When an operation finishes: its own duration, or its kind's if that is shorter now. */
+  doneAt(busy: Busy): number {
+    return busy.since + Math.min(busy.delay, this.delayOf(busy.kind));
   }
 
   /**
@@ -147,11 +158,15 @@ export class Operations {
     const row = found.rows[0] as OperationRow | undefined;
     if (!row) return undefined;
     const base = { name: row.name, metadata: metadata(row.kind) };
-    if (this.clock.now() < Number(row.ready_at)) return { ...base, done: false };
+    if (this.clock.now() < this.doneAt(busyOf(row))) return { ...base, done: false };
     if (row.error) return { ...base, done: true, error: row.error };
     if (row.action === 'delete') return { ...base, done: true, response: EMPTY };
     return { ...base, done: true, response: (await view(row.kind, row.resource)) ?? row.snapshot ?? {} };
   }
+}
+
+function busyOf(row: OperationRow): Busy {
+  return { kind: row.kind, since: Number(row.created_at), delay: Number(row.delay_ms) };
 }
 
 function metadata(kind: OperationKind): { '@type': string } {

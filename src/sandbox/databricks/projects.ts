@@ -93,7 +93,7 @@ export function projectRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[]
           };
           const initialEndpoint = initialEndpointSettings(project, body);
           return ops.start({ kind: 'project', action: 'create', resource: name, branch: root }, async () => {
-            const readyAt = ops.readyAt('project');
+            const creating = ops.busy('project');
             const uid = generatedUid('br');
             const branch: BranchRecord = {
               kind: 'branch',
@@ -105,7 +105,7 @@ export function projectRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[]
               root: true,
               isDefault: true,
               is_protected: body?.initial_branch_spec?.is_protected ?? false,
-              readyAt,
+              creating,
               stateChangeTime: now,
               createTime: now,
               updateTime: now,
@@ -115,7 +115,7 @@ export function projectRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[]
               await store.put(project);
               await store.put(branch);
               await lakebase.createImplicitChildren(branch, caller, undefined, body?.initial_database_spec?.postgres_database);
-              await lakebase.createPrimaryEndpoint(project, branch, readyAt, initialEndpoint);
+              await lakebase.createPrimaryEndpoint(project, branch, creating, initialEndpoint);
             } catch (error) {
               await lakebase.purgeProject(project).catch(() => undefined);
               throw error;
