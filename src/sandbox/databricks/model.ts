@@ -17,6 +17,8 @@ export interface Busy {
   readonly kind: Kind;
   readonly since: number;
   readonly delay: number;
+  /** Which durations were set before it started: `<sandbox run>:<count>`. */
+  readonly mark: string;
 }
 
 interface Base {

@@ -57,6 +57,7 @@ interface OperationRow {
   resource: string;
   created_at: string;
   delay_ms: string;
+  mark: string;
   snapshot: unknown;
   error: ErrorJson | null;
 }
@@ -71,7 +72,12 @@ export interface OperationStart {
 }
 
 export class Operations {
-  private readonly delays: Map<OperationKind, number>;
+  /** Every duration set for each kind in this run, in order: the first is the configured one. */
+  private readonly history: Map<OperationKind, Array<{ readonly at: number; readonly delay: number; readonly seq: number }>>;
+  private longestDelay: number;
+  /** This run of the sandbox, so operations from an earlier run count every duration set in this one as later. */
+  private readonly run = randomUUID();
+  private seq = 0;
   private readonly failures = new Map<OperationKind, OperationFailure[]>();
 
   constructor(
@@ -80,17 +86,23 @@ export class Operations {
     defaultDelayMs: number,
     perKind: Partial<Record<OperationKind, number>> = {},
   ) {
-    this.delays = new Map(OPERATION_KINDS.map((kind) => [kind, perKind[kind] ?? defaultDelayMs]));
+    const now = clock.now();
+    this.history = new Map(OPERATION_KINDS.map((kind) => [kind, [{ at: now, delay: perKind[kind] ?? defaultDelayMs, seq: ++this.seq }]]));
+    this.longestDelay = Math.max(defaultDelayMs, ...Object.values(perKind).map(Number));
   }
 
   /** How long operations of `kind` (or every kind) take; a shorter duration also cuts those already running short. */
   setDelay(kind: OperationKind | 'all', ms: number): void {
     if (!Number.isFinite(ms) || ms < 0) throw new Error(`an operation delay is a number of milliseconds >= 0; got ${ms}`);
-    for (const k of kind === 'all' ? OPERATION_KINDS : [kind]) this.delays.set(k, ms);
+    const at = this.clock.now();
+    const seq = ++this.seq;
+    for (const k of kind === 'all' ? OPERATION_KINDS : [kind]) this.history.get(k)!.push({ at, delay: ms, seq });
+    this.longestDelay = Math.max(this.longestDelay, ms);
   }
 
   delayOf(kind: OperationKind): number {
-    return this.delays.get(kind)!;
+    const history = this.history.get(kind)!;
+    return history[history.length - 1]!.delay;
   }
 
   /** The next operation of `kind` fails with `failure` and changes nothing. */
@@ -101,7 +113,8 @@ export class Operations {
   /** 409 ABORTED while an operation on the branch has not finished. */
   async assertBranchIdle(branch: string): Promise<void> {
     const now = this.clock.now();
-    const longest = Math.max(...this.delays.values());
+    // Operations stored before this start may have had longer durations: look back far enough.
+    const longest = Math.max(this.longestDelay, Number((await this.pg.state.query('SELECT coalesce(max(delay_ms), 0) AS longest FROM databricks.operations WHERE branch = $1', [branch])).rows[0].longest));
     const recent = await this.pg.state.query('SELECT * FROM databricks.operations WHERE branch = $1 AND created_at > $2 AND error IS NULL', [
       branch,
       now - longest - 1,
@@ -132,21 +145,38 @@ export class Operations {
     const now = this.clock.now();
     const name = `${op.resource}/operations/${randomUUID()}`;
     await this.pg.state.query(
-      `INSERT INTO databricks.operations (name, kind, action, resource, branch, created_at, delay_ms, snapshot, error)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-      [name, op.kind, op.action, op.resource, op.branch ?? null, now, this.delayOf(op.kind), JSON.stringify(snapshot), error && JSON.stringify(error)],
+      `INSERT INTO databricks.operations (name, kind, action, resource, branch, created_at, delay_ms, mark, snapshot, error)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+      [name, op.kind, op.action, op.resource, op.branch ?? null, now, this.delayOf(op.kind), this.mark(), JSON.stringify(snapshot), error && JSON.stringify(error)],
     );
     return { name, metadata: metadata(op.kind), done: false };
   }
 
   /** An operation of `kind` starting now, for a resource to wait on. */
   busy(kind: OperationKind): Busy {
-    return { kind, since: this.clock.now(), delay: this.delayOf(kind) };
+    return { kind, since: this.clock.now(), delay: this.delayOf(kind), mark: this.mark() };
   }
 
-  /** When an operation finishes: its own duration, or its kind's if that is shorter now. */
+  private mark(): string {
+    return `${this.run}:${this.seq}`;
+  }
+
+  /**
+   * When an operation finishes: after the duration it started with, unless a shorter one set for
+   * its kind later ran out first. Durations set later only add to the history, so a finished
+   * operation stays finished.
+   */
   doneAt(busy: Busy): number {
-    return busy.since + Math.min(busy.delay, this.delayOf(busy.kind));
+    const [run, seq] = busy.mark.split(':');
+    const later = this.history.get(busy.kind)!.filter((set) => run !== this.run || set.seq > Number(seq));
+    const segments = [{ from: busy.since, delay: busy.delay }, ...later.map((set) => ({ from: Math.max(set.at, busy.since), delay: set.delay }))];
+    for (let i = 0; i < segments.length; i++) {
+      const { from, delay } = segments[i]!;
+      const until = segments[i + 1]?.from ?? Infinity;
+      const finish = Math.max(from, busy.since + delay);
+      if (finish <= until) return finish;
+    }
+    return Infinity;
   }
 
   /**
@@ -166,7 +196,7 @@ export class Operations {
 }
 
 function busyOf(row: OperationRow): Busy {
-  return { kind: row.kind, since: Number(row.created_at), delay: Number(row.delay_ms) };
+  return { kind: row.kind, since: Number(row.created_at), delay: Number(row.delay_ms), mark: row.mark };
 }
 
 function metadata(kind: OperationKind): { '@type': string } {

@@ -49,6 +49,7 @@ export async function migrate(db: Pool): Promise<void> {
     -- Early versions kept a finish time; an operation's kind and start now say when it finishes.
     ALTER TABLE databricks.operations DROP COLUMN IF EXISTS ready_at;
     ALTER TABLE databricks.operations ADD COLUMN IF NOT EXISTS delay_ms bigint NOT NULL DEFAULT 0;
+    ALTER TABLE databricks.operations ADD COLUMN IF NOT EXISTS mark text NOT NULL DEFAULT '';
     CREATE INDEX IF NOT EXISTS operations_by_branch ON databricks.operations (branch, created_at);
     -- The latest database credential per branch cluster and Postgres role: its expiry, on the emulator's clock.
     CREATE TABLE IF NOT EXISTS databricks.credentials (
