@@ -73,7 +73,7 @@ export class Atlan {
         },
         sort: [{ qualifiedName: { order: 'asc' } }],
       },
-      attributes: ['qualifiedName', 'name', 'connectionQualifiedName', 'schemaName', 'tableName', 'dataType'],
+      attributes: ['qualifiedName', 'name', 'connectionQualifiedName', 'schemaName', 'tableName', 'viewName', 'dataType'],
     });
     return res.entities ?? [];
   }

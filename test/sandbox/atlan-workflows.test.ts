@@ -121,6 +121,8 @@ describe('a Postgres crawler workflow', () => {
       `${qn}/shop/sales/orders/total`,
     ]);
     expect(columns.find((c) => c.attributes.name === 'customer').attributes).toMatchObject({ tableName: 'orders', schemaName: 'sales', dataType: 'text' });
+    // Columns of views and materialised views name their parent as a view.
+    expect(columns.find((c) => c.attributes.name === 'n').attributes).toMatchObject({ viewName: 'daily', dataType: 'int4' });
 
     const table = await atlan.ok('GET', `/api/meta/entity/uniqueAttribute/type/Table?attr:qualifiedName=${encodeURIComponent(`${qn}/shop/sales/orders`)}`);
     expect(table.entity.attributes).toMatchObject({ columnCount: 3, description: 'One row per order', databaseQualifiedName: `${qn}/shop`, schemaQualifiedName: `${qn}/shop/sales` });

@@ -141,9 +141,9 @@ async function read(client: Client, options: CrawlOptions): Promise<AssetDraft[]
     )
   ).rows.filter((s) => wantedSchema(s.schema));
   const relations = (
-    await client.query<{ schema: string; name: string; relkind: string; description: string | null; row_estimate: string; size_bytes: string; is_partition: boolean; definition: string | null }>(
+    await client.query<{ schema: string; name: string; relkind: string; description: string | null; row_estimate: string; size_bytes: string; definition: string | null }>(
       `SELECT n.nspname AS schema, c.relname AS name, c.relkind, obj_description(c.oid, 'pg_class') AS description,
-              c.reltuples::bigint AS row_estimate, pg_total_relation_size(c.oid) AS size_bytes, c.relispartition AS is_partition,
+              c.reltuples::bigint AS row_estimate, pg_total_relation_size(c.oid) AS size_bytes,
               CASE WHEN c.relkind IN ('v', 'm') THEN pg_get_viewdef(c.oid) END AS definition
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE ${RELATION_KINDS} AND ${VISIBLE_SCHEMA} AND ${VISIBLE_RELATION}
@@ -219,12 +219,13 @@ async function read(client: Client, options: CrawlOptions): Promise<AssetDraft[]
         schemaQualifiedName: schemaQn,
         columnCount: own.length,
         ...(typeName === 'View' ? {} : { rowCount: rows >= 0 ? rows : 0, sizeBytes: Number(relation.size_bytes) }),
-        ...(typeName === 'Table' ? { isPartitioned: relation.relkind === 'p', isPartition: relation.is_partition } : {}),
+        ...(typeName === 'Table' ? { isPartitioned: relation.relkind === 'p' } : {}),
         ...(relation.definition ? { definition: relation.definition.trim() } : {}),
         ...(relation.description ? { description: relation.description } : {}),
       },
     });
-    const parent = typeName === 'Table' ? 'table' : typeName === 'View' ? 'view' : 'materialisedView';
+    // Columns of views and materialised views both name their parent as a view.
+    const parent = typeName === 'Table' ? 'table' : 'view';
     for (const column of own) {
       assets.push({
         typeName: 'Column',
