@@ -377,11 +377,6 @@ export class Lakebase {
     });
   }
 
-  /** The project of a branch name (`projects/p/branches/b` → `p`). */
-  static projectIdOf(branchName: string): string {
-    return branchName.split('/')[1]!;
-  }
-
   /** A fresh project's defaults, before its spec is applied. */
   static defaultComputeSettings(): ComputeSettings {
     return { min_cu: 1, max_cu: 1, suspend_seconds: 86_400 };

@@ -74,7 +74,6 @@ export interface OperationStart {
 export class Operations {
   /** Every duration set for each kind in this run, in order: the first is the configured one. */
   private readonly history: Map<OperationKind, Array<{ readonly at: number; readonly delay: number; readonly seq: number }>>;
-  private longestDelay: number;
   /** This run of the sandbox, so operations from an earlier run count every duration set in this one as later. */
   private readonly run = randomUUID();
   private seq = 0;
@@ -88,7 +87,6 @@ export class Operations {
   ) {
     const now = clock.now();
     this.history = new Map(OPERATION_KINDS.map((kind) => [kind, [{ at: now, delay: perKind[kind] ?? defaultDelayMs, seq: ++this.seq }]]));
-    this.longestDelay = Math.max(defaultDelayMs, ...Object.values(perKind).map(Number));
   }
 
   /** How long operations of `kind` (or every kind) take; a shorter duration also cuts those already running short. */
@@ -97,7 +95,6 @@ export class Operations {
     const at = this.clock.now();
     const seq = ++this.seq;
     for (const k of kind === 'all' ? OPERATION_KINDS : [kind]) this.history.get(k)!.push({ at, delay: ms, seq });
-    this.longestDelay = Math.max(this.longestDelay, ms);
   }
 
   delayOf(kind: OperationKind): number {
@@ -113,12 +110,8 @@ export class Operations {
   /** 409 ABORTED while an operation on the branch has not finished. */
   async assertBranchIdle(branch: string): Promise<void> {
     const now = this.clock.now();
-    // Operations stored before this start may have had longer durations: look back far enough.
-    const longest = Math.max(this.longestDelay, Number((await this.pg.state.query('SELECT coalesce(max(delay_ms), 0) AS longest FROM databricks.operations WHERE branch = $1', [branch])).rows[0].longest));
-    const recent = await this.pg.state.query('SELECT * FROM databricks.operations WHERE branch = $1 AND created_at > $2 AND error IS NULL', [
-      branch,
-      now - longest - 1,
-    ]);
+    // An operation finishes at the latest after the duration it started with.
+    const recent = await this.pg.state.query('SELECT * FROM databricks.operations WHERE branch = $1 AND created_at + delay_ms > $2 AND error IS NULL', [branch, now]);
     const running = (recent.rows as OperationRow[]).some((row) => now < this.doneAt(busyOf(row)));
     if (running) throw conflictingOperations();
   }
