@@ -167,6 +167,8 @@ export const atlanEmulator = defineEmulator<AtlanEmulatorOptions, AtlanSandbox>(
       services: [heracles, atlas],
       handle,
       env: () => ({ [ATLAN_ENVIRONMENT.baseUrl]: url, [ATLAN_ENVIRONMENT.apiKey]: defaultKey.token }),
+      // A crawl under way still uses the state database: let it finish before Postgres stops.
+      stop: () => runs.settled(),
     };
   },
 });

@@ -126,6 +126,11 @@ export class RunEngine {
     return next;
   }
 
+  /** Resolves once no progress (and so no crawl) is under way. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   private async progressNow(): Promise<void> {
     const active = (await this.pg.state.query(`SELECT * FROM atlan.runs WHERE phase IN ('Pending', 'Running') ORDER BY seq`)).rows.map(toRun);
     for (const run of active) await this.step(run);
