@@ -11,6 +11,7 @@ import { EMULATORS, type EmulatorOptions } from './emulators';
 import { SandboxServer, type FaultInjector, type RequestRecord } from './http';
 import { startPostgres } from './postgres';
 
+export type { AfterCommitFailure, AtlanSandbox, AtlanSettings } from './atlan';
 export { ManualClock, systemClock, type Clock } from './clock';
 export { DEFAULT_PROJECTS, type CogniteCapability, type CogniteSandbox } from './cognite';
 export type { ClusterLogin, DatabricksSandbox, OperationFailure, OperationKind } from './databricks';

@@ -25,6 +25,7 @@ test('prints working env exports and stops cleanly on SIGINT', async () => {
     expect(output).toContain(`pgstacks sandbox on http://127.0.0.1:${port} (PostgreSQL on 127.0.0.1:${postgresPort})`);
     const env = Object.fromEntries([...output.matchAll(/^export (\w+)='([^']*)'$/gm)].map((m) => [m[1], m[2]]));
     expect(Object.keys(env).sort()).toEqual([
+      'ATLAN_API_KEY', 'ATLAN_BASE_URL',
       'CDF_BASE_URL', 'CDF_CLIENT_ID', 'CDF_CLIENT_SECRET', 'CDF_PROJECT', 'CDF_TOKEN_URL',
       'DATABRICKS_CLIENT_ID', 'DATABRICKS_CLIENT_SECRET', 'DATABRICKS_HOST', 'PGSTACKS_SANDBOX_URL',
     ]);

@@ -65,6 +65,8 @@ test('a restart with the same data directory keeps the default client, users, ta
     DATABRICKS_HOST: sandbox.url,
     DATABRICKS_CLIENT_ID: sandbox.databricks.defaultClient.clientId,
     DATABRICKS_CLIENT_SECRET: sandbox.databricks.defaultClient.clientSecret,
+    ATLAN_BASE_URL: sandbox.url,
+    ATLAN_API_KEY: sandbox.atlan.apiKey,
   });
   await sandbox.cognite.addClient({ clientId: 'ci', clientSecret: 'ci-secret' });
   const cdf = new Cdf(sandbox, await tokenFor(sandbox));
