@@ -893,9 +893,17 @@ class StackRun {
       onAbort = () => reject(new PgstacksError(`${label}: ${call} timed out after ${timeout}`));
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    const work = fn();
     try {
-      return await Promise.race([fn(), deadline]);
+      return await Promise.race([work, deadline]);
     } catch (err) {
+      if (signal.aborted) {
+        // The handler hears the same deadline and usually says more (which operation it waited
+        // for, which may still finish): give it a moment to say it.
+        const own = await Promise.race([work.then(() => undefined, (e: unknown) => e), new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+        const said = own instanceof Error && own.name !== 'AbortError' && own.name !== 'TimeoutError' ? `: ${own.message}` : '';
+        throw new PgstacksError(this.logger.clean(`${label}: ${call} timed out after ${timeout}${said}`));
+      }
       if (err instanceof PgstacksError || err instanceof SkippedError) throw err;
       // Cleaned here, so a secret an API echoed back never travels further in the message.
       throw new PgstacksError(this.logger.clean(`${label}: ${call} failed: ${(err as Error).message ?? String(err)}`));

@@ -136,8 +136,8 @@ function maskFor<P extends LakebaseProps>(kind: LakebaseKind<P, any>, changes: r
   return [...mask];
 }
 
-/** How long to wait before sending a refused change again: 1 s doubling to 10 s, with jitter. */
-const conflictDelay = (attempt: number) => Math.min(1000 * 2 ** attempt, 10_000) * (0.5 + Math.random() / 2);
+/** How long to wait before sending a refused change again: 250 ms doubling to 5 s, with jitter. */
+const conflictDelay = (attempt: number) => Math.min(250 * 2 ** attempt, 5_000) * (0.5 + Math.random() / 2);
 
 /**
  * Sends a change, waiting out other operations on the same branch: the service allows one at a
