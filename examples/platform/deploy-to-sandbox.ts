@@ -16,6 +16,8 @@ import { startSandbox } from '../../src/sandbox';
 const ROOT = path.resolve(__dirname, '..', '..');
 const STACK = 'platform';
 const USER = 'cdf/adf-sink';
+const LAKEBASE_ENDPOINT = 'lakebase/checkout/endpoint';
+const LAKEBASE_LOGIN = 'checkout-login';
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const heading = (text: string) => say(`\n\x1b[1m== ${text}\x1b[0m`);
@@ -70,7 +72,7 @@ async function main(): Promise<number> {
     port: Number(process.env.PGSTACKS_SANDBOX_PORT ?? 4610),
     postgresPort: Number(process.env.PGSTACKS_SANDBOX_POSTGRES_PORT ?? 4611),
   });
-  say(`Cognite emulator on ${sandbox.cognite.baseUrl}, PostgreSQL on ${sandbox.postgres.host}:${sandbox.postgres.port}`);
+  say(`Cognite emulator on ${sandbox.cognite.baseUrl}, Databricks on ${sandbox.databricks.host}, PostgreSQL on ${sandbox.postgres.host}:${sandbox.postgres.port}`);
   // Secret outputs (the gateway user's password) are stored encrypted: the demo keeps its own key.
   const keyFile = path.join(dataDir, 'state-key');
   if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
@@ -104,6 +106,12 @@ async function main(): Promise<number> {
     say(`    -c "INSERT INTO pumps (id, pressure, measured_at) VALUES ('pump-1', 4.2, now())"`);
     say(`\nThe row lands in CDF RAW ingest/pumps: ${sandbox.cognite.baseUrl}/api/v1/projects/acme/raw/dbs/ingest/tables/pumps/rows`);
     say(`(the sandbox enforces bearer auth; its client credentials are in \`npx pgstacks sandbox\`'s output).`);
+
+    const endpointHost = (await outputs([LAKEBASE_ENDPOINT, 'host'], env)).trim();
+    const lakebaseUser = (await outputs([LAKEBASE_LOGIN, 'username'], env)).trim();
+    say(`\nConnect to the checkout team's Lakebase branch (a copy of production) with a generated credential (valid 1 hour):\n`);
+    say(`  PGPASSWORD="$(PGSTACKS_STATE_KEY="$(cat ${path.relative(ROOT, keyFile)})" npx pgstacks outputs ${STACK} ${LAKEBASE_LOGIN} password --reveal)" \\`);
+    say(`    psql "host=${endpointHost} port=5432 dbname=databricks_postgres user=${lakebaseUser} sslmode=require" -c "select current_user"`);
 
     if (values.exit) return 0;
     say('\nThe sandbox keeps running so you can connect; press Ctrl-C to stop it (its state is kept).');

@@ -3,10 +3,14 @@
  * cdktf.json (`npx cdktf deploy platform`) or, against the sandbox, by `npm run platform`.
  */
 import { App, TerraformStack } from 'cdktf';
-import { CogniteProject } from 'pgstacks';
+import { CogniteProject, DatabricksWorkspace, LakebaseCredential } from 'pgstacks';
 import { CdfIngestion } from '../cdf-ingestion/ingestion';
+import { LakebaseBranches } from '../lakebase-branches/branches';
 
 const app = new App();
 const stack = new TerraformStack(app, 'platform');
 new CdfIngestion(stack, 'cdf', { project: CogniteProject.fromEnvironment(stack, 'acme') });
+const lakebase = new LakebaseBranches(stack, 'lakebase', { workspace: DatabricksWorkspace.fromEnvironment(stack, 'databricks'), teams: ['checkout', 'search'] });
+// A short-lived login for the deploying identity at the checkout team's endpoint (renewed by deploys).
+new LakebaseCredential(stack, 'checkout-login', { endpoint: lakebase.teams.checkout.endpoint });
 app.synth();
