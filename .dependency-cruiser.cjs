@@ -41,6 +41,13 @@ module.exports = {
       to: { path: '^(src/(resources|clients|runtime)|constructs)/' },
     },
     {
+      name: 'splitgraph-stands-alone',
+      comment: 'The versioning engine is a library the constructs and CLI build on, not the other way round.',
+      severity: 'error',
+      from: { path: '^src/splitgraph/' },
+      to: { path: '^(src/(runtime|sandbox|resources|clients)|constructs)/' },
+    },
+    {
       name: 'no-circular',
       comment: 'Type-only imports may go both ways; code may not.',
       severity: 'error',
