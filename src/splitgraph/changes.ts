@@ -39,10 +39,11 @@ export function keyJoin(info: TableInfo, row: string, change: string): string {
   return info.primaryKey.map((column, i) => `${row}.${ident(column.name)} = ${change}.k${i + 1}`).join(' AND ');
 }
 
-/** The text of a row variable that may be NULL-extended by an outer join. */
-function rowText(info: TableInfo, row: string): string {
-  return `CASE WHEN ${row}.${ident(info.primaryKey[0].name)} IS NOT NULL THEN ${row}::text END`;
-}
+/**
+ * The text of a row (NULL for the missing side of an outer join). `(t.*)` rather than `t`,
+ * which would mean a column if the table has one named `t`.
+ */
+const rowText = (row: string): string => `(${row}.*)::text`;
 
 async function replace(client: ClientBase, select: string, params: unknown[]): Promise<void> {
   await client.query(`DROP TABLE IF EXISTS ${CHANGES}`);
@@ -72,7 +73,7 @@ export async function loadLoggedChanges(client: ClientBase, info: TableInfo): Pr
       FROM parsed ORDER BY ${keyNames}, statement_id, side)
     SELECT f.*, t.${ident(info.primaryKey[0].name)} IS NOT NULL AS present
     FROM firsts f LEFT JOIN ${qualified(info.ref)} t ON ${keyJoin(info, 't', 'f')}
-    WHERE f.original IS DISTINCT FROM ${rowText(info, 't')}`, [info.oid]);
+    WHERE f.original IS DISTINCT FROM ${rowText('t')}`, [info.oid]);
 }
 
 /** Fills `sg_changes` by comparing the table with `old`, a table of the same columns. */
@@ -80,16 +81,16 @@ export async function loadComparedChanges(client: ClientBase, info: TableInfo, o
   if (info.primaryKey.length === 0) {
     await replace(client, `
       SELECT row_text, sum(delta)::bigint AS net
-      FROM (SELECT o::text AS row_text, -1 AS delta FROM ${old} o UNION ALL SELECT t::text, 1 FROM ${qualified(info.ref)} t) e
+      FROM (SELECT (o.*)::text AS row_text, -1 AS delta FROM ${old} o UNION ALL SELECT (t.*)::text, 1 FROM ${qualified(info.ref)} t) e
       GROUP BY row_text HAVING sum(delta) <> 0`, []);
     return;
   }
   const keys = info.primaryKey.map((column, i) => `coalesce(o.${ident(column.name)}, t.${ident(column.name)}) AS k${i + 1}`).join(', ');
   const on = info.primaryKey.map((column) => `o.${ident(column.name)} = t.${ident(column.name)}`).join(' AND ');
   await replace(client, `
-    SELECT ${keys}, ${rowText(info, 'o')} AS original, t.${ident(info.primaryKey[0].name)} IS NOT NULL AS present
+    SELECT ${keys}, ${rowText('o')} AS original, t.${ident(info.primaryKey[0].name)} IS NOT NULL AS present
     FROM ${old} o FULL JOIN ${qualified(info.ref)} t ON ${on}
-    WHERE ${rowText(info, 'o')} IS DISTINCT FROM ${rowText(info, 't')}`, []);
+    WHERE ${rowText('o')} IS DISTINCT FROM ${rowText('t')}`, []);
 }
 
 /** Counts the rows in `sg_changes`. */
@@ -120,7 +121,7 @@ export async function readChanges(client: ClientBase, info: TableInfo): Promise<
   const { rows } = await client.query<{ key: Record<string, unknown>; old_row: Record<string, unknown> | null; new_row: Record<string, unknown> | null }>(
     `SELECT jsonb_build_object(${key}) AS key,
             CASE WHEN c.original IS NOT NULL THEN to_jsonb(c.original::${type}) END AS old_row,
-            CASE WHEN c.present THEN to_jsonb(t) END AS new_row
+            CASE WHEN c.present THEN to_jsonb(t.*) END AS new_row
      FROM ${CHANGES} c LEFT JOIN ${type} t ON ${keyJoin(info, 't', 'c')} ORDER BY ${order}`,
   );
   return rows.map((row) => ({

@@ -71,7 +71,7 @@ async function finishObject(client: ClientBase, name: string, info: TableInfo, d
  * order without a key), so equal tables cut into equal chunks and share objects.
  */
 export async function storeSnapshot(client: ClientBase, info: TableInfo, namespace: string, chunkRows: number): Promise<string[]> {
-  const order = info.primaryKey.length ? columnList(info.primaryKey, 't.') : `t::text COLLATE "C"`;
+  const order = info.primaryKey.length ? columnList(info.primaryKey, 't.') : `(t.*)::text COLLATE "C"`;
   await client.query(`DROP TABLE IF EXISTS pg_temp.sg_snapshot`);
   await client.query(
     `CREATE TEMP TABLE sg_snapshot ON COMMIT DROP AS
@@ -144,8 +144,8 @@ function applyStatements(target: string, columns: readonly Column[], primaryKey:
       statements.push(
         `DELETE FROM ${target} WHERE ctid IN (
            SELECT x.ctid FROM (
-             SELECT t.ctid, t::text AS row_text, row_number() OVER (PARTITION BY t::text) AS copy
-             FROM ${target} t WHERE t::text IN (${removed})) x
+             SELECT t.ctid, (t.*)::text AS row_text, row_number() OVER (PARTITION BY (t.*)::text) AS copy
+             FROM ${target} t WHERE (t.*)::text IN (${removed})) x
            JOIN (SELECT row_text, count(*) AS copies FROM (${removed}) r GROUP BY row_text) d
              ON d.row_text = x.row_text AND x.copy <= d.copies)`,
       );

@@ -212,11 +212,11 @@ function auditSql(): string {
   const log = (column: 'old_rows' | 'new_rows', transition: 'old_table' | 'new_table') => `
     IF (SELECT count(*) FROM ${transition}) <= ${CAPTURE_PART_ROWS} THEN
       INSERT INTO ${audit}.pending_changes (statement_id, relation, action, ${column})
-      VALUES (this_statement, TG_RELID, this_action, ARRAY(SELECT r::text FROM ${transition} r));
+      VALUES (this_statement, TG_RELID, this_action, ARRAY(SELECT (r.*)::text FROM ${transition} r));
     ELSE
       INSERT INTO ${audit}.pending_changes (statement_id, relation, action, ${column})
       SELECT this_statement, TG_RELID, this_action, array_agg(row_text)
-      FROM (SELECT r::text AS row_text, (row_number() OVER () - 1) / ${CAPTURE_PART_ROWS} AS part FROM ${transition} r) parts
+      FROM (SELECT (r.*)::text AS row_text, (row_number() OVER () - 1) / ${CAPTURE_PART_ROWS} AS part FROM ${transition} r) parts
       GROUP BY part;
     END IF;`;
   return `

@@ -141,7 +141,7 @@ export async function loadObject(client: ClientBase, stream: NodeJS.ReadableStre
 export async function registerObject(client: ClientBase, meta: Omit<ObjectMeta, 'size'>): Promise<void> {
   await client.query(
     `INSERT INTO ${META_SCHEMA}.objects (object_id, namespace, format, size, created, insertion_hash, deletion_hash, rows_inserted, rows_deleted, index)
-     VALUES ($1, $2, $3, pg_relation_size((${literal(`${META_SCHEMA}.`)} || quote_ident($1))::regclass), $4, $5, $6, $7, $8, $9)
+     VALUES ($1::text, $2, $3, pg_relation_size((${literal(`${META_SCHEMA}.`)} || quote_ident($1::text))::regclass), $4, $5, $6, $7, $8, $9)
      ON CONFLICT (object_id) DO NOTHING`,
     [meta.objectId, meta.namespace, meta.format, meta.created, meta.insertionHash, meta.deletionHash, meta.rowsInserted, meta.rowsDeleted, meta.index],
   );

@@ -424,7 +424,7 @@ export async function diff(client: ClientBase, repo: RepositoryRef, options: Dif
       await client.query(`DROP TABLE IF EXISTS pg_temp.sg_old`);
       if (!live.includes(table)) {
         await materialize(client, { schema: 'pg_temp', table: 'sg_old' }, version!.shape, version!.objectIds, { temporary: true });
-        const { rows } = await client.query(`SELECT to_jsonb(o) AS row FROM pg_temp.sg_old o`);
+        const { rows } = await client.query(`SELECT to_jsonb(o.*) AS row FROM pg_temp.sg_old o`);
         const changes: RowChange[] = rows.map((r) => ({ kind: 'delete', key: keyOf(version!.shape, r.row), oldRow: r.row, newRow: null }));
         result.push({ table, status: 'removed', inserted: 0, deleted: changes.length, updated: 0, ...(options.rows ? { rows: changes } : {}) });
         continue;
