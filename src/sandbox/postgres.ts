@@ -96,10 +96,20 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startPostgres(options: PostgresOptions): Promise<PostgresServer> {
+  // A free port can be taken by another process before Postgres binds it: pick another then.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startPostgresOnce(options, options.port === 0 ? await freePort() : options.port);
+    } catch (error) {
+      if (options.port !== 0 || attempt === 3 || !/Address already in use/.test(String((error as Error).message))) throw error;
+    }
+  }
+}
+
+async function startPostgresOnce(options: PostgresOptions, port: number): Promise<PostgresServer> {
   const clusterDir = path.join(options.dir, 'postgres');
   const initialised = fs.existsSync(path.join(clusterDir, 'PG_VERSION'));
   const password = superuserPassword(options.dir, initialised);
-  const port = options.port === 0 ? await freePort() : options.port;
 
   // Kept for the error message when Postgres fails to start.
   const recentLog: string[] = [];

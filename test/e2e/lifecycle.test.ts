@@ -19,7 +19,6 @@ import { Gadget, Widget, type WidgetProps } from '../support/widget';
 import { widgetType } from '../support/widget-type';
 import { WidgetServer } from '../support/widget-server';
 
-const POSTGRES_PORT = 54410;
 
 /** One server for the file, started by the first postgres test; a database per test. */
 let postgres: StatePostgres | undefined;
@@ -45,7 +44,7 @@ async function storeSetup(kind: 'local' | 'postgres', project: TerraformProject)
     // The default: no configure call at all, unless a test configures something else.
     return { configure: (stack, options) => options && Pgstacks.configure(stack, options), records: project.store, env: {}, close: async () => undefined };
   }
-  postgres ??= await startStatePostgres(POSTGRES_PORT);
+  postgres ??= await startStatePostgres(0);
   const url = await postgres.createDatabase(`lifecycle_${++databases}`);
   const records = postgres.store(url);
   return {

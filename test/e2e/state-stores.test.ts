@@ -21,7 +21,6 @@ import { TerraformProject, type RunResult } from '../support/terraform';
 import { Widget } from '../support/widget';
 import { WidgetServer } from '../support/widget-server';
 
-const POSTGRES_PORT = 54411;
 const BIN = path.join(__dirname, '../../bin/pgstacks');
 
 let postgres: StatePostgres;
@@ -30,7 +29,7 @@ const projects: TerraformProject[] = [];
 const scratch: string[] = [];
 
 beforeAll(async () => {
-  [postgres, server] = await Promise.all([startStatePostgres(POSTGRES_PORT), new WidgetServer().start()]);
+  [postgres, server] = await Promise.all([startStatePostgres(0), new WidgetServer().start()]);
 });
 afterAll(async () => {
   await server?.stop();

@@ -9,9 +9,10 @@ import { maskConnectionString, PostgresStateStore, StateLockTimeoutError, type P
 import { CorruptRecordError } from '../../src/runtime/state/records';
 import type { ResourceRecord } from '../../src/runtime/state/store';
 
-const PORT = 54390;
 const PASSWORD = 'S3cret-pw-4711';
-const URL = `postgres://ci:${PASSWORD}@127.0.0.1:${PORT}/infra`;
+/** A free port, known once the server runs. */
+let PORT = 0;
+let URL = '';
 
 let dir: string;
 let server: PostgresServer;
@@ -19,7 +20,9 @@ const opened: PostgresStateStore[] = [];
 
 beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-pgstore-'));
-  server = await startPostgres({ dir, port: PORT });
+  server = await startPostgres({ dir, port: 0 });
+  PORT = server.port;
+  URL = `postgres://ci:${PASSWORD}@127.0.0.1:${PORT}/infra`;
   await server.withDatabase('postgres', async (c) => {
     await c.query(`CREATE ROLE ci LOGIN PASSWORD '${PASSWORD}'`);
     await c.query('CREATE DATABASE infra OWNER ci');
