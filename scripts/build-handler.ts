@@ -5,10 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import '../src/resources';
+import { loadResourceTypes } from '../src/manifests';
 import { buildHandler, HANDLER_FILE, HANDLER_TYPES_FILE } from '../src/runtime/bundle';
 import { registeredTypeNames } from '../src/runtime/resource-type';
 
+loadResourceTypes();
 const lib = path.resolve(__dirname, '..', 'lib');
 buildHandler([], path.join(lib, HANDLER_FILE));
 fs.writeFileSync(path.join(lib, HANDLER_TYPES_FILE), `${JSON.stringify({ types: registeredTypeNames() }, null, 2)}\n`);

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { VERSION as version } from './version';
-import './resources';
+import { loadResourceTypes } from './manifests';
 import { LifecycleEngine } from './runtime/engine';
 import { HANDLER_COMMANDS, runHandler } from './runtime/handler';
 import { Logger } from './runtime/log';
@@ -27,6 +27,9 @@ import {
   type ResourceRecord,
   type StateStore,
 } from './runtime/state';
+
+// The engine commands (plan, state) need every built-in type.
+loadResourceTypes();
 
 const USAGE = `Usage: pgstacks <command> [options]
 

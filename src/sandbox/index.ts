@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { systemClock, type Clock } from './clock';
 import type { Emulator, RunningEmulator } from './emulator';
-import { EMULATORS, type EmulatorOptions } from './emulators';
+import { loadEmulators, type EmulatorHandles, type EmulatorOptions } from './emulators';
 import { SandboxServer, type FaultInjector, type RequestRecord } from './http';
 import { startPostgres } from './postgres';
 
@@ -35,7 +35,7 @@ export interface SandboxOptions extends EmulatorOptions {
   readonly maxBodyBytes?: number;
 }
 
-type Handles = { readonly [K in keyof typeof EMULATORS]: (typeof EMULATORS)[K] extends Emulator<never, infer H> ? H : never };
+type Handles = EmulatorHandles;
 
 /** The running sandbox, with each emulator's handle under its name (`sandbox.cognite`, `sandbox.databricks`). */
 export type Sandbox = Handles & {
@@ -53,7 +53,7 @@ export type Sandbox = Handles & {
 
 /** Starts Postgres and the emulators; a bad option is refused before anything starts. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const emulators = Object.entries(EMULATORS) as Array<[string, Emulator<SandboxOptions, unknown>]>;
+  const emulators = loadEmulators() as Array<readonly [string, Emulator<SandboxOptions, unknown>]>;
   for (const [, emulator] of emulators) emulator.validate?.(options);
   await requireFreePort(options.port ?? 4610, 'HTTP', '--port <n> or PGSTACKS_SANDBOX_PORT');
   await requireFreePort(options.postgresPort ?? 4611, 'PostgreSQL', '--postgres-port <n> or PGSTACKS_SANDBOX_POSTGRES_PORT');

@@ -3,7 +3,9 @@ import { Client } from 'pg';
 import { request } from 'undici';
 import type { ResourceSpec } from '../../src/runtime/spec';
 import type { Sandbox } from '../../src/sandbox';
-import '../../src/resources';
+import { loadResourceTypes } from '../../src/manifests';
+
+loadResourceTypes();
 
 export const SECRET_ENV = 'CDF_CLIENT_SECRET';
 

@@ -1,8 +1,10 @@
 /** Specs and checks for the Lakebase resource types against the sandbox's Databricks emulator. */
-import '../../src/resources';
+import { loadResourceTypes } from '../../src/manifests';
 import type { ResourceSpec } from '../../src/runtime/spec';
 import { DatabricksClient } from '../../src/clients/databricks';
 import type { Sandbox } from '../../src/sandbox';
+
+loadResourceTypes();
 
 /** The variable the tests' specs read the service principal's secret from. */
 export const WORKSPACE_SECRET = 'TEST_DATABRICKS_CLIENT_SECRET';
