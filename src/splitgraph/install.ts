@@ -9,8 +9,10 @@ import { API_SCHEMA, AUDIT_SCHEMA, CANONICAL_SETTINGS, META_SCHEMA, literal, tra
 /** Bumped when the installed SQL changes shape; stored in `splitgraph_meta.info`. */
 export const ENGINE_VERSION = '1';
 
-/** A big statement is logged in parts of this many rows, so one log value never nears 1 GB. */
-export const CAPTURE_PART_ROWS = 100_000;
+/** Rows of a statement that the capture trigger logs in its first log row. */
+export const CAPTURE_FIRST_ROWS = 10_000;
+/** Bytes of row text per further log row of a big statement. */
+export const CAPTURE_PART_BYTES = 64 * 1024 * 1024;
 
 /** Options of {@link initializeEngine}. */
 export interface InitializeOptions {
@@ -206,19 +208,32 @@ CREATE TRIGGER check_object_ids BEFORE INSERT OR UPDATE ON ${meta}.tables
 /** The change log and the function behind every capture trigger. */
 function auditSql(): string {
   const audit = AUDIT_SCHEMA;
-  // search_path is a list: quoted, it would be one schema named "pg_catalog, pg_temp".
-  const settings = CANONICAL_SETTINGS.map(([name, value]) => `SET ${name} = ${name === 'search_path' ? value : literal(value)}`).join(' ');
-  // One log row holds a statement's rows as text: far cheaper than a log row per table row.
+  // One log row holds many rows as text: far cheaper than a log row per table row. A statement's
+  // first rows go in with one INSERT (the usual case: nothing more to do); the rest of a big one,
+  // in parts of at most CAPTURE_PART_BYTES, so no value nears PostgreSQL's 1 GB limit. A
+  // transition table reads in the same order every time, so OFFSET skips exactly the first rows.
+  const first = CAPTURE_FIRST_ROWS;
   const log = (column: 'old_rows' | 'new_rows', transition: 'old_table' | 'new_table') => `
-    IF (SELECT count(*) FROM ${transition}) <= ${CAPTURE_PART_ROWS} THEN
-      INSERT INTO ${audit}.pending_changes (statement_id, relation, action, ${column})
-      VALUES (this_statement, TG_RELID, this_action, ARRAY(SELECT (r.*)::text FROM ${transition} r));
-    ELSE
+    INSERT INTO ${audit}.pending_changes (statement_id, relation, action, ${column})
+    VALUES (this_statement, TG_RELID, this_action, ARRAY(SELECT (r.*)::text FROM ${transition} r LIMIT ${first}))
+    RETURNING cardinality(${column}) INTO logged;
+    IF logged = ${first} AND EXISTS (SELECT 1 FROM ${transition} OFFSET ${first}) THEN
       INSERT INTO ${audit}.pending_changes (statement_id, relation, action, ${column})
       SELECT this_statement, TG_RELID, this_action, array_agg(row_text)
-      FROM (SELECT (r.*)::text AS row_text, (row_number() OVER () - 1) / ${CAPTURE_PART_ROWS} AS part FROM ${transition} r) parts
+      FROM (SELECT row_text, sum(octet_length(row_text)) OVER (ROWS UNBOUNDED PRECEDING) / ${CAPTURE_PART_BYTES} AS part
+            FROM (SELECT (r.*)::text AS row_text FROM ${transition} r OFFSET ${first}) rest) parts
       GROUP BY part;
     END IF;`;
+  const output = CANONICAL_SETTINGS.filter(([name]) => name !== 'search_path');
+  const canonical = output
+    .map(([name, value]) => {
+      if (name === 'DateStyle') return `split_part(current_setting('DateStyle'), ',', 1) = 'ISO'`;
+      // Only tables with money columns (trigger argument 'money') depend on lc_monetary.
+      if (name === 'lc_monetary') return `(TG_NARGS = 0 OR current_setting('lc_monetary') = ${literal(value)})`;
+      return `current_setting(${literal(name)}) = ${literal(value)}`;
+    })
+    .join('\n             AND ');
+  const switchTo = (values: (i: number) => string) => output.map(([name], i) => `set_config(${literal(name)}, ${values(i)}, true)`).join(', ');
   return `
 CREATE SCHEMA IF NOT EXISTS ${audit};
 REVOKE ALL ON SCHEMA ${audit} FROM PUBLIC;
@@ -244,19 +259,30 @@ CREATE TABLE IF NOT EXISTS ${audit}.tracked_tables (
 );
 
 CREATE OR REPLACE FUNCTION ${audit}.capture_changes() RETURNS trigger
-  LANGUAGE plpgsql SECURITY DEFINER ${settings}
+  LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   this_statement bigint := nextval('${audit}.statement_ids');
   this_action "char" := left(TG_OP, 1);
+  saved text[];
+  logged int;
 BEGIN
   IF TG_OP = 'TRUNCATE' THEN
     INSERT INTO ${audit}.pending_changes (statement_id, relation, action) VALUES (this_statement, TG_RELID, 'T');
     RETURN NULL;
   END IF;
+  -- Row text must not depend on the writer's session. A SET clause on this function would switch
+  -- the settings on every call; switching only when they differ keeps the usual case cheap.
+  IF NOT (${canonical}) THEN
+    saved := ARRAY[${output.map(([name]) => `current_setting(${literal(name)})`).join(', ')}];
+    PERFORM ${switchTo((i) => literal(output[i][1]))};
+  END IF;
   IF TG_OP IN ('UPDATE', 'DELETE') THEN ${log('old_rows', 'old_table')}
   END IF;
   IF TG_OP IN ('INSERT', 'UPDATE') THEN ${log('new_rows', 'new_table')}
+  END IF;
+  IF saved IS NOT NULL THEN
+    PERFORM ${switchTo((i) => `saved[${i + 1}]`)};
   END IF;
   RETURN NULL;
 END $$;

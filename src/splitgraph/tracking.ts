@@ -67,14 +67,12 @@ export async function trackTable(client: ClientBase, info: TableInfo): Promise<v
  * its triggers, empties its log and records its current shape.
  */
 export async function resetTracking(client: ClientBase, info: TableInfo): Promise<void> {
-  if ((await trackingState(client, info.oid)) === 'untracked') await installTriggers(client, info);
-  else {
-    const { rows } = await client.query(
-      `SELECT count(*) FILTER (WHERE tgenabled <> 'D')::int AS enabled FROM pg_trigger WHERE tgrelid = $1 AND tgname = ANY($2)`,
-      [info.oid, TRIGGERS.map(([name]) => name)],
-    );
-    if (rows[0].enabled !== TRIGGERS.length) await installTriggers(client, info);
-  }
+  const money = await hasMoney(client, info.oid);
+  const { rows } = await client.query(
+    `SELECT count(*) FILTER (WHERE tgenabled <> 'D' AND tgnargs = $3)::int AS current FROM pg_trigger WHERE tgrelid = $1 AND tgname = ANY($2)`,
+    [info.oid, TRIGGERS.map(([name]) => name), money ? 1 : 0],
+  );
+  if (rows[0].current !== TRIGGERS.length) await installTriggers(client, info);
   await client.query(`DELETE FROM ${LOG} WHERE relation = $1`, [info.oid]);
   await client.query(
     `INSERT INTO ${TRACKED} (relation, schema_name, table_name, shape) VALUES ($1, $2, $3, (${SHAPE}))
@@ -83,11 +81,22 @@ export async function resetTracking(client: ClientBase, info: TableInfo): Promis
   );
 }
 
+/** Whether a table has money columns, whose text depends on lc_monetary (the capture trigger is told). */
+async function hasMoney(client: ClientBase, oid: number): Promise<boolean> {
+  const { rows } = await client.query(
+    `SELECT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped
+                    AND atttypid IN ('money'::regtype, 'money[]'::regtype)) AS money`,
+    [oid],
+  );
+  return rows[0].money as boolean;
+}
+
 async function installTriggers(client: ClientBase, info: TableInfo): Promise<void> {
+  const argument = (await hasMoney(client, info.oid)) ? `'money'` : '';
   for (const [name, event, transitions] of TRIGGERS) {
     await client.query(`DROP TRIGGER IF EXISTS ${name} ON ${qualified(info.ref)}`);
     await client.query(
-      `CREATE TRIGGER ${name} ${event} ON ${qualified(info.ref)} ${transitions} FOR EACH STATEMENT EXECUTE FUNCTION ${AUDIT_SCHEMA}.capture_changes()`,
+      `CREATE TRIGGER ${name} ${event} ON ${qualified(info.ref)} ${transitions} FOR EACH STATEMENT EXECUTE FUNCTION ${AUDIT_SCHEMA}.capture_changes(${argument})`,
     );
   }
 }
