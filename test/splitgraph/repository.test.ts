@@ -100,6 +100,23 @@ describe('commit and checkout', () => {
     expect(v2.filter((row) => row === '(2,"",[],{})')).toHaveLength(4);
   });
 
+  test('commit statements logged in several parts', async () => {
+    const repo = await newRepository('bulk');
+    const t = `${schemaOf(repo)}.t`;
+    await db.query(`CREATE TABLE ${t} (id int PRIMARY KEY, v text)`);
+    await db.query(`INSERT INTO ${t} SELECT g, 'v' || g FROM generate_series(1, 5000) g`);
+    const first = await commit(db, repo);
+    await db.query(`INSERT INTO ${t} SELECT g, 'v' || g FROM generate_series(5001, 30000) g`);
+    await db.query(`UPDATE ${t} SET v = upper(v) WHERE id % 2 = 0`);
+    await db.query(`DELETE FROM ${t} WHERE id % 3 = 0`);
+    const expected = await tableText(db, t);
+    const second = await commit(db, repo);
+    expect(second.tables).toEqual({ t: 'patch' });
+    await checkout(db, repo, first.imageHash);
+    await checkout(db, repo, second.imageHash);
+    expect(await tableText(db, t)).toEqual(expected);
+  });
+
   test('store a table whole again after TRUNCATE, a re-added column, or lost tracking', async () => {
     const repo = await newRepository('reshaped');
     const t = `${schemaOf(repo)}.items`;

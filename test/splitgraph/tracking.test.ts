@@ -95,6 +95,29 @@ describe('the capture triggers', () => {
     ]);
   });
 
+  test('log rows the same whatever the writer\'s settings, and leave those settings as they were', async () => {
+    await freshTable('settings', 'id int PRIMARY KEY, d date, tz timestamptz, f float8, b bytea, iv interval, m money');
+    const writer = await engine.server.connect();
+    const odd = `SET DateStyle = 'SQL, DMY'; SET TimeZone = 'America/New_York'; SET extra_float_digits = -3;
+                 SET bytea_output = 'escape'; SET IntervalStyle = 'sql_standard'`;
+    await writer.query(odd);
+    const show = `SELECT current_setting('DateStyle') AS d, current_setting('TimeZone') AS z, current_setting('extra_float_digits') AS f,
+                         current_setting('bytea_output') AS b, current_setting('IntervalStyle') AS i`;
+    const before = (await writer.query(show)).rows[0];
+    await writer.query(`BEGIN`);
+    await writer.query(`INSERT INTO ${schema}.settings VALUES (1, '2024-03-01', '2024-03-01 12:00:00+00', 0.1, '\\x41', '1 day 2 hours', 1.5)`);
+    expect((await writer.query(show)).rows[0]).toEqual(before);
+    await writer.query(`COMMIT`);
+    await writer.query(`UPDATE ${schema}.settings SET f = f * 3`);
+    expect((await writer.query(show)).rows[0]).toEqual(before);
+    const { rows } = await db.query(`SELECT unnest(coalesce(new_rows, old_rows)) AS row FROM splitgraph_audit.pending_changes WHERE relation = '${schema}.settings'::regclass ORDER BY statement_id, new_rows IS NOT NULL`);
+    expect(rows.map((r) => r.row)).toEqual([
+      '(1,2024-03-01,"2024-03-01 12:00:00+00",0.1,"\\\\x41","1 day 02:00:00",$1.50)',
+      '(1,2024-03-01,"2024-03-01 12:00:00+00",0.1,"\\\\x41","1 day 02:00:00",$1.50)',
+      '(1,2024-03-01,"2024-03-01 12:00:00+00",0.30000000000000004,"\\\\x41","1 day 02:00:00",$1.50)',
+    ]);
+  });
+
   test('log TRUNCATE', async () => {
     await freshTable('emptied', 'id int PRIMARY KEY');
     await db.query(`INSERT INTO ${schema}.emptied SELECT generate_series(1, 5)`);
@@ -102,12 +125,23 @@ describe('the capture triggers', () => {
     expect(await getPendingChanges(db, ref('emptied'), { aggregate: true })).toEqual({ added: 5, removed: 0, updated: 0, truncated: true });
   });
 
-  test('log a statement of more than 100,000 rows in parts', async () => {
+  test('log the first 10,000 rows of a statement in one log row and the rest in parts', async () => {
     await freshTable('big', 'id int PRIMARY KEY, v text');
-    await db.query(`INSERT INTO ${schema}.big SELECT g, 'v' || g FROM generate_series(1, 150000) g`);
-    const { rows } = await db.query(`SELECT cardinality(new_rows) AS rows FROM splitgraph_audit.pending_changes WHERE relation = '${schema}.big'::regclass ORDER BY 1`);
-    expect(rows.map((r) => r.rows)).toEqual([50000, 100000]);
-    expect(await getPendingChanges(db, ref('big'), { aggregate: true })).toMatchObject({ added: 150000 });
+    await db.query(`INSERT INTO ${schema}.big SELECT g, 'v' || g FROM generate_series(1, 25000) g`);
+    await db.query(`UPDATE ${schema}.big SET v = v || '!' WHERE id <= 10000`);
+    const { rows } = await db.query(
+      `SELECT action, cardinality(old_rows) AS old, cardinality(new_rows) AS new FROM splitgraph_audit.pending_changes
+       WHERE relation = '${schema}.big'::regclass ORDER BY statement_id, old_rows IS NULL, cardinality(coalesce(old_rows, new_rows)) DESC`,
+    );
+    expect(rows).toEqual([
+      { action: 'I', old: null, new: 15000 },
+      { action: 'I', old: null, new: 10000 },
+      { action: 'U', old: 10000, new: null },
+      { action: 'U', old: null, new: 10000 },
+    ]);
+    expect(await getPendingChanges(db, ref('big'), { aggregate: true })).toMatchObject({ added: 25000, updated: 10000 });
+    const { rows: texts } = await db.query(`SELECT count(DISTINCT r)::int AS n FROM splitgraph_audit.pending_changes, unnest(new_rows) r WHERE relation = '${schema}.big'::regclass AND action = 'I'`);
+    expect(texts[0].n).toBe(25000);
     await untrackTables(db, [ref('big')], { force: true });
   });
 
