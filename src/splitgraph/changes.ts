@@ -73,7 +73,8 @@ export async function loadLoggedChanges(client: ClientBase, info: TableInfo): Pr
       FROM parsed ORDER BY ${keyNames}, statement_id, side)
     SELECT f.*, t.${ident(info.primaryKey[0].name)} IS NOT NULL AS present
     FROM firsts f LEFT JOIN ${qualified(info.ref)} t ON ${keyJoin(info, 't', 'f')}
-    WHERE f.original IS DISTINCT FROM ${rowText('t')}`, [info.oid]);
+    WHERE CASE WHEN f.original IS NULL THEN t.${ident(info.primaryKey[0].name)} IS NOT NULL
+               ELSE f.original IS DISTINCT FROM ${rowText('t')} END`, [info.oid]);
 }
 
 /** Fills `sg_changes` by comparing the table with `old`, a table of the same columns. */

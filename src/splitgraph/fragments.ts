@@ -286,8 +286,8 @@ export async function applyFragments(client: ClientBase, fragments: ReadonlyArra
     const ids = fragments.filter((f): f is string => typeof f === 'string');
     for (const id of ids) if (!isObjectId(id)) throw invalidArgument(`'${id}' is not an object id (o followed by 62 hex digits)`);
     await requireObjects(client, ids);
-    const insertOnly = await insertOnlyObjects(client, ids);
-    const batch = fragments.map((f) => (typeof f === 'string' ? { table: objectTable(f), deletes: !insertOnly.has(f) } : { table: qualified(f), deletes: true }));
+    // Unlike a checkout, the target may hold any rows: every fragment upserts.
+    const batch = fragments.map((f) => ({ table: typeof f === 'string' ? objectTable(f) : qualified(f), deletes: true }));
     await applyBatch(client, qualified(target), info.columns, info.primaryKey, batch, options.filter);
   });
 }
