@@ -1,6 +1,6 @@
 /**
  * What `initializeEngine` installs: the metadata schema, the SQL API, and the change capture
- * (log table and trigger function). Written for PostgreSQL 12 or later.
+ * (log table and trigger function). Written for PostgreSQL 14 or later.
  */
 import type { ClientBase } from 'pg';
 import { notInitialized } from './errors';
