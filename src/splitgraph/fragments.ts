@@ -24,8 +24,11 @@ export interface ObjectMeta {
   readonly insertionHash: string;
   /** Hash of the old rows its upserts replace and its deletions remove. */
   readonly deletionHash: string;
+  /** Rows it upserts. */
   readonly rowsInserted: number;
+  /** Old rows it replaces or deletes. */
   readonly rowsDeleted: number;
+  /** Kept for Splitgraph's layout; empty (no layered querying). */
   readonly index: Record<string, unknown>;
 }
 
@@ -53,9 +56,12 @@ async function finishObject(client: ClientBase, name: string, info: TableInfo, d
   if (info.primaryKey.length) await client.query(`ALTER TABLE ${objectTable(name)} ADD PRIMARY KEY (${columnList(info.primaryKey)})`);
   const insertion = await hashRows(client, rowOf(info.columns), `${objectTable(name)} WHERE ${FLAG_COLUMN}`);
   const id = objectId(subtractHashes(insertion.hash, deletion.hash), schemaHash(info));
-  const exists = async () => (await client.query(`SELECT to_regclass($1) IS NOT NULL AS found`, [objectTable(id)])).rows[0].found as boolean;
-  // Another session may be storing the same object: a duplicate name then means "already stored".
-  const renamed = !(await exists()) && (await trySavepoint(client, '42P07', () => client.query(`ALTER TABLE ${objectTable(name)} RENAME TO ${ident(id)}`))) !== undefined;
+  const { rows } = await client.query(`SELECT to_regclass($1) IS NOT NULL AS found`, [objectTable(id)]);
+  let renamed = false;
+  if (!rows[0].found) {
+    // Another session may be storing the same object: a duplicate name then means "already stored".
+    renamed = (await trySavepoint(client, '42P07', () => client.query(`ALTER TABLE ${objectTable(name)} RENAME TO ${ident(id)}`))) !== undefined;
+  }
   if (!renamed) await client.query(`DROP TABLE ${objectTable(name)}`);
   await client.query(
     `INSERT INTO ${META_SCHEMA}.objects (object_id, namespace, format, size, created, insertion_hash, deletion_hash, rows_inserted, rows_deleted, index)
@@ -180,7 +186,7 @@ async function insertOnlyObjects(client: ClientBase, ids: readonly string[]): Pr
 /** Fails unless every object has its table here. */
 export async function requireObjects(client: ClientBase, ids: readonly string[]): Promise<void> {
   const { rows } = await client.query<{ id: string }>(
-    `SELECT id FROM unnest($1::text[]) AS id WHERE to_regclass(${`'${META_SCHEMA}.' || quote_ident(id)`}) IS NULL`,
+    `SELECT id FROM unnest($1::text[]) AS id WHERE to_regclass('${META_SCHEMA}.' || quote_ident(id)) IS NULL`,
     [ids],
   );
   if (rows.length) {
