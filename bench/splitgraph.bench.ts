@@ -18,7 +18,7 @@ import { startTestEngine } from '../test/splitgraph/support';
 const rows = Number(process.argv[2] ?? 1_000_000);
 const BATCH = 10_000;
 const ONE_ROW_STATEMENTS = 20_000;
-const ROUNDS = 3;
+const ROUNDS = 5;
 
 async function time(fn: () => Promise<unknown>): Promise<number> {
   const start = process.hrtime.bigint();
