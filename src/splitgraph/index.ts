@@ -6,6 +6,7 @@
  */
 export { SplitgraphError, type SplitgraphErrorCode } from './errors';
 export { type TableRef } from './sql';
+export { withClient } from './connection';
 export { initializeEngine, isEngineInitialized, ENGINE_VERSION, type InitializeOptions } from './install';
 export {
   runSql, runSqlBatch, getPrimaryKeys, getTableSchema, getTableSize, lockTable, dumpTableSql,

@@ -2,7 +2,7 @@ import { PassThrough } from 'node:stream';
 import type { Client } from 'pg';
 import {
   SplitgraphError, commit, dumpTableSql, getPrimaryKeys, getTableSchema, getTableSize, initializeEngine, isEngineInitialized,
-  lockTable, runSql, runSqlBatch,
+  lockTable, runSql, runSqlBatch, withClient,
 } from '../../src/splitgraph';
 import { startTestPostgres, tableText, type TestPostgres } from './support';
 
@@ -113,5 +113,18 @@ describe('SQL operations', () => {
     out3.on('data', () => (none = 'written'));
     await dumpTableSql(db, { schema: 'ops', table: 't' }, out3, { where: 'false' });
     expect(none).toBe('untouched');
+  });
+});
+
+describe('withClient', () => {
+  test('connects with a connection string, runs, and closes the client', async () => {
+    const { host, port, user, password } = server.config;
+    let used: Client | undefined;
+    const answer = await withClient(`postgres://${user}:${password}@${host}:${port}/postgres`, async (client) => {
+      used = client;
+      return runSql(client, `SELECT 42 AS n`);
+    });
+    expect(answer).toEqual([{ n: 42 }]);
+    await expect(used!.query('SELECT 1')).rejects.toThrow();
   });
 });
