@@ -6,7 +6,6 @@ import { defineService, emulatorAt } from './service';
 export const atlan = defineService({
   name: 'atlan',
   environment: ATLAN_ENVIRONMENT,
-  // Its resource types are not built yet: only the emulator exists.
-  loadResourceTypes: () => undefined,
+  loadResourceTypes: () => require('../resources/atlan'),
   emulator: emulatorAt<typeof import('../sandbox/atlan').atlanEmulator>(path.join(__dirname, '..', 'sandbox', 'atlan'), 'atlanEmulator'),
 });
