@@ -1,3 +1,4 @@
 export * from './core';
 export * from './cognite';
 export * from './databricks';
+export * from './atlan';
