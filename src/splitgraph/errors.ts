@@ -36,6 +36,15 @@ export function notInitialized(what: string): SplitgraphError {
   );
 }
 
+export function missingFdw(): SplitgraphError {
+  return new SplitgraphError(
+    'not-initialized',
+    'the local database has no postgres_fdw extension, which push and pull use to copy objects server to server\n' +
+      'It is not a trusted extension, so initializeEngine installs it only when its role may (a superuser).\n' +
+      'Have a superuser run CREATE EXTENSION postgres_fdw SCHEMA splitgraph_meta in that database, or push and pull from another engine.',
+  );
+}
+
 export function invalidArgument(message: string, details: Record<string, unknown> = {}): SplitgraphError {
   return new SplitgraphError('invalid-argument', message, details);
 }

@@ -4,7 +4,7 @@
  */
 import type { ClientBase } from 'pg';
 import { notInitialized } from './errors';
-import { API_SCHEMA, AUDIT_SCHEMA, CANONICAL_SETTINGS, META_SCHEMA, literal, transaction } from './sql';
+import { API_SCHEMA, AUDIT_SCHEMA, CANONICAL_SETTINGS, META_SCHEMA, literal, transaction, trySavepoint } from './sql';
 
 /** Bumped when the installed SQL changes shape; stored in `splitgraph_meta.info`. */
 export const ENGINE_VERSION = '1';
@@ -297,8 +297,10 @@ END $$;
  * Installs the engine in the client's database, or brings an existing install up to date:
  * schemas `splitgraph_meta` (metadata tables; objects), `splitgraph_api` (functions, recreated
  * each time) and `splitgraph_audit` (change log, capture trigger function), and the `pgcrypto`
- * extension (plus `postgres_fdw` where the server has it, for engine-to-engine transfers).
- * Safe to run again. The client's role must be allowed to create schemas and extensions.
+ * extension (plus `postgres_fdw` where the server has it and the role may create it, for
+ * engine-to-engine transfers). Safe to run again. The client's role must be allowed to create
+ * schemas in the database (its owner, or granted CREATE) and `pgcrypto` (a trusted extension:
+ * the same right suffices); `postgres_fdw` needs a superuser, or an install made by one.
  */
 export async function initializeEngine(client: ClientBase, options: InitializeOptions = {}): Promise<void> {
   await transaction(client, async () => {
@@ -307,7 +309,12 @@ export async function initializeEngine(client: ClientBase, options: InitializeOp
     await client.query(META_TABLES);
     await client.query(`CREATE EXTENSION IF NOT EXISTS pgcrypto SCHEMA ${META_SCHEMA}`);
     const fdw = await client.query(`SELECT 1 FROM pg_available_extensions WHERE name = 'postgres_fdw'`);
-    if (fdw.rowCount) await client.query(`CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA ${META_SCHEMA}`);
+    if (fdw.rowCount) {
+      // Only push and pull use it (transfer.ts says so when it is missing). It is not a trusted
+      // extension, so a database owner who is not a superuser (a Lakebase login, say) cannot
+      // create it; that must not stop the rest of the engine from installing.
+      await trySavepoint(client, '42501', () => client.query(`CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA ${META_SCHEMA}`));
+    }
     const { rows } = await client.query<{ schema: string; version: number }>(
       `SELECT quote_ident(n.nspname) AS schema, current_setting('server_version_num')::int AS version
        FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pgcrypto'`,

@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { ClientBase } from 'pg';
-import { invalidArgument, needsAutocommit, notFound } from './errors';
+import { invalidArgument, missingFdw, needsAutocommit, notFound } from './errors';
 import { getObjectMeta, type ObjectMeta } from './fragments';
 import { isObjectId, temporaryObjectName } from './hashing';
 import { requireEngine } from './install';
@@ -53,6 +53,12 @@ async function withMountedRemote<T>(local: ClientBase, address: FdwAddress, tabl
   return result;
 }
 
+/** Transfers run on the local server, through postgres_fdw (which initializeEngine may not have been allowed to install). */
+async function requireFdw(local: ClientBase): Promise<void> {
+  const { rowCount } = await local.query(`SELECT 1 FROM pg_extension WHERE extname = 'postgres_fdw'`);
+  if (!rowCount) throw missingFdw();
+}
+
 function checkIds(ids: readonly string[]): void {
   const bad = ids.filter((id) => !isObjectId(id));
   if (bad.length) throw invalidArgument(`not object ids (o followed by 62 hex digits): ${bad.join(', ')}`);
@@ -94,6 +100,7 @@ export async function downloadObjects(local: ClientBase, remote: RemoteEngine, i
   const present = await presentObjects(local, ids);
   const wanted = [...new Set(ids)].filter((id) => !present.has(id));
   if (wanted.length === 0) return [];
+  await requireFdw(local);
   const { metas, shapes } = await readObjects(remote.client, wanted, 'the remote engine');
   await transaction(local, () =>
     withMountedRemote(local, remote.fdw, wanted, async (schema) => {
@@ -131,6 +138,7 @@ export async function uploadObjects(local: ClientBase, remote: RemoteEngine, ids
   const remotePresent = await presentObjects(remote.client, unique);
   const wanted = unique.filter((id) => !remotePresent.has(id));
   if (wanted.length === 0) return [];
+  await requireFdw(local);
   // Rows land in staging tables, renamed to the object ids only once complete.
   const staging = new Map(wanted.map((id) => [id, temporaryObjectName()]));
   await transaction(remote.client, async () => {

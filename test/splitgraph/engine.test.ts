@@ -1,8 +1,8 @@
 import { PassThrough } from 'node:stream';
 import type { Client } from 'pg';
 import {
-  SplitgraphError, commit, dumpTableSql, getPrimaryKeys, getTableSchema, getTableSize, initializeEngine, isEngineInitialized,
-  lockTable, runSql, runSqlBatch, withClient,
+  SplitgraphError, commit, dumpTableSql, getPrimaryKeys, getTableSchema, getTableSize, initRepository, initializeEngine, isEngineInitialized,
+  lockTable, push, runSql, runSqlBatch, withClient,
 } from '../../src/splitgraph';
 import { startTestPostgres, tableText, type TestPostgres } from './support';
 
@@ -41,6 +41,22 @@ describe('initializeEngine', () => {
   test('can be run by two sessions at once', async () => {
     const other = await server.connect();
     await Promise.all([initializeEngine(db), initializeEngine(other)]);
+  });
+
+  test('installs for a database owner who is not a superuser, leaving out postgres_fdw; a transfer then says what is missing', async () => {
+    await db.query(`CREATE ROLE owner_only LOGIN PASSWORD 'owner-only-pw'`);
+    await db.query(`CREATE DATABASE owned OWNER owner_only`);
+    await withClient({ ...server.config, user: 'owner_only', password: 'owner-only-pw', database: 'owned' }, async (owner) => {
+      await initializeEngine(owner);
+      const extensions = await runSql(owner, `SELECT string_agg(extname, ',' ORDER BY extname) AS names FROM pg_extension`);
+      expect(extensions[0].names).toBe('pgcrypto,plpgsql');
+      await initRepository(owner, { repository: 'mine' });
+      await owner.query(`CREATE TABLE mine.t (id int PRIMARY KEY); INSERT INTO mine.t VALUES (1)`);
+      await commit(owner, { repository: 'mine' });
+      const error = await push(owner, { client: db, fdw: server.config }, { repository: 'mine' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SplitgraphError);
+      expect((error as Error).message).toMatch(/no postgres_fdw extension[\s\S]*CREATE EXTENSION postgres_fdw SCHEMA splitgraph_meta/);
+    });
   });
 });
 
