@@ -275,7 +275,7 @@ describe('removal', () => {
     await h.apply(crawler('keep', 'kept', { api: 'workflow', deleteConnection: true }));
     const second = await outputs('keep');
     expect(second.connectionQualifiedName).toBe(first.connectionQualifiedName);
-    expect(second.workflowName).not.toBe(first.workflowName);
+    expect((await holdings(atlan, 'kept')).workflows).toEqual([second.workflowName]);
     expect(h.log).toContain(`crawling into the existing connection ${first.connectionQualifiedName}`);
 
     await h.destroy();
