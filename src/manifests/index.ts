@@ -2,8 +2,9 @@
 import { atlan } from './atlan';
 import { cognite } from './cognite';
 import { databricks } from './databricks';
+import { splitgraph } from './splitgraph';
 
-export const SERVICES = [cognite, databricks, atlan] as const;
+export const SERVICES = [cognite, databricks, atlan, splitgraph] as const;
 
 export type Services = typeof SERVICES;
 export { defineService, emulatorAt, type EmulatorReference, type ServiceManifest } from './service';
