@@ -65,6 +65,21 @@ export const tagSchema = z
 /** Where an engine is, as people read it and as physical ids use it: `host:port/database`. */
 export const engineAddress = (c: Pick<ConnectionProps, 'host' | 'port' | 'database'>): string => `${c.host}:${c.port}/${c.database}`;
 
+/**
+ * Refuses to move an object between databases in an update. Props that may be references (a
+ * connection's host is often an endpoint's `host`) are not declared immutable: a reference to a
+ * resource that changes in the same run is unknown when the run is planned, and an unknown
+ * immutable prop of a RETAIN resource stops the whole run. So the identity is compared here,
+ * once the values are known.
+ */
+export function checkSameDatabase(what: string, old: ConnectionProps, next: ConnectionProps, field = 'connection'): void {
+  if (engineAddress(old) === engineAddress(next)) return;
+  throw new Error(
+    `${what} is in ${engineAddress(old)}, and ${field} now points at ${engineAddress(next)}. It does not move between databases: ` +
+      `declare a new construct (another id) for ${engineAddress(next)} and remove this one, or point ${field} back at ${engineAddress(old)}.`,
+  );
+}
+
 /** The engine library, loaded on first use (it loads node-postgres). */
 export function splitgraphApi(): typeof import('../../splitgraph') {
   return require('../../splitgraph');

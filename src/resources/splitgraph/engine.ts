@@ -13,7 +13,7 @@
  */
 import { z } from 'zod';
 import { defineResourceType } from '../../runtime/resource-type';
-import { connectionSchema, engineAddress, withSplitgraph, type ConnectionProps } from './connection';
+import { checkSameDatabase, connectionSchema, engineAddress, withSplitgraph, type ConnectionProps } from './connection';
 
 export const engineSchema = z
   .object({
@@ -79,7 +79,8 @@ export const engineType = defineResourceType<SplitgraphEngineProps, SplitgraphEn
   module: __filename,
   schema: engineSchema,
   attributes: ['id', 'version', 'transfers'],
-  immutable: ['connection.host', 'connection.port', 'connection.database'],
+  // The connection's address is compared in update (see checkSameDatabase).
+  immutable: [],
   replaceOrder: 'delete-before-create',
   defaultRemovalPolicy: 'retain',
 
@@ -101,6 +102,7 @@ export const engineType = defineResourceType<SplitgraphEngineProps, SplitgraphEn
   },
 
   async update(_id, old, props, ctx) {
+    checkSameDatabase('the engine', old.connection, props.connection);
     return withSplitgraph(props.connection, ctx, async (db, sg) => {
       const state = await installed(db, sg);
       if (!state || state.version !== sg.ENGINE_VERSION || (props.changeTracking && !state.audit)) {

@@ -20,7 +20,7 @@ import type { Client } from 'pg';
 import { z } from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { repositorySchemaName } from '../../services/splitgraph';
-import { checkRepositorySchema, checkSchemaName, connectionSchema, engineAddress, postgresName, repositoryNames, withSplitgraph, type ConnectionProps } from './connection';
+import { checkRepositorySchema, checkSchemaName, checkSameDatabase, connectionSchema, engineAddress, postgresName, repositoryNames, withSplitgraph, type ConnectionProps } from './connection';
 
 const EVEN_WITH_REFERENCES = { when: () => true };
 
@@ -101,7 +101,8 @@ export const pushType = defineResourceType<SplitgraphPushProps, SplitgraphPushOu
   module: __filename,
   schema: pushSchema,
   attributes: ['remoteRepository', 'remoteEngine', 'imageHash'],
-  immutable: ['remote.host', 'remote.port', 'remote.database', 'namespace', 'repository', 'remoteNamespace', 'remoteRepository'],
+  // `repository` and the connections' hosts may be references: compared in update (see checkSameDatabase).
+  immutable: ['namespace', 'remoteNamespace', 'remoteRepository'],
   replaceOrder: 'create-before-delete',
   defaultRemovalPolicy: 'retain',
 
@@ -123,7 +124,13 @@ export const pushType = defineResourceType<SplitgraphPushProps, SplitgraphPushOu
     });
   },
 
-  async update(_id, _old, props, ctx) {
+  async update(_id, old, props, ctx) {
+    const what = `the push of ${repositorySchemaName(old.namespace, old.repository)} to ${remoteSchema(old)}`;
+    checkSameDatabase(what, old.connection, props.connection);
+    checkSameDatabase(what, old.remote, props.remote, 'remote');
+    if (old.repository !== props.repository) {
+      throw new Error(`${what} now names repository ${repositorySchemaName(props.namespace, props.repository)}: a push does not change repositories; declare a new one (another construct id), or name ${old.repository} again.`);
+    }
     return { outputs: await withBoth(props, ctx, (local, remote, sg) => pushNow(local, remote, sg, props, ctx)) };
   },
 

@@ -18,7 +18,7 @@ import type { Client } from 'pg';
 import { z } from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { repositorySchemaName } from '../../services/splitgraph';
-import { checkRepositorySchema, connectionSchema, engineAddress, postgresName, repositoryNames, withSplitgraph } from './connection';
+import { checkRepositorySchema, checkSameDatabase, connectionSchema, engineAddress, postgresName, repositoryNames, withSplitgraph } from './connection';
 
 const EVEN_WITH_REFERENCES = { when: () => true };
 
@@ -151,7 +151,8 @@ export const repositoryType = defineResourceType<SplitgraphRepositoryProps, Spli
   module: __filename,
   schema: repositorySchema,
   attributes: ['repository', 'namespace', 'schema', 'engine', 'tables'],
-  immutable: ['connection.host', 'connection.port', 'connection.database', 'namespace', 'repository'],
+  // The connection's address is compared in update (see checkSameDatabase).
+  immutable: ['namespace', 'repository'],
   // The same schema: its triggers go before they are installed again.
   replaceOrder: 'delete-before-create',
   defaultRemovalPolicy: 'destroy',
@@ -176,6 +177,7 @@ export const repositoryType = defineResourceType<SplitgraphRepositoryProps, Spli
   },
 
   async update(_id, old, props, ctx) {
+    checkSameDatabase(`repository ${schemaOf(old)}`, old.connection, props.connection);
     return withSplitgraph(props.connection, ctx, async (db, sg) => {
       const schema = schemaOf(props);
       if (props.tables) {

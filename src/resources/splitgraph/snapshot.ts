@@ -16,7 +16,7 @@ import type { Client } from 'pg';
 import { z } from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { repositorySchemaName } from '../../services/splitgraph';
-import { checkRepositorySchema, connectionSchema, engineAddress, repositoryNames, tagSchema, withSplitgraph } from './connection';
+import { checkRepositorySchema, checkSameDatabase, connectionSchema, engineAddress, repositoryNames, tagSchema, withSplitgraph } from './connection';
 
 const EVEN_WITH_REFERENCES = { when: () => true };
 
@@ -109,7 +109,9 @@ export const snapshotType = defineResourceType<SplitgraphSnapshotProps, Splitgra
   module: __filename,
   schema: snapshotSchema,
   attributes: ['imageHash', 'tag', 'repository', 'tables'],
-  immutable: ['connection.host', 'connection.port', 'connection.database', 'namespace', 'repository'],
+  // `repository` is a reference to the repository resource, and the connection's host often one
+  // to an endpoint: both are compared in update (see checkSameDatabase).
+  immutable: ['namespace'],
   replaceOrder: 'create-before-delete',
   defaultRemovalPolicy: 'retain',
 
@@ -129,6 +131,10 @@ export const snapshotType = defineResourceType<SplitgraphSnapshotProps, Splitgra
   },
 
   async update(physicalId, old, props, ctx) {
+    checkSameDatabase(`snapshot '${old.tag}' of ${schemaOf(old)}`, old.connection, props.connection);
+    if (schemaOf(old) !== schemaOf(props)) {
+      throw new Error(`snapshot '${old.tag}' is of repository ${schemaOf(old)}, and the code now names ${schemaOf(props)}: a snapshot does not move between repositories; declare a new one (another construct id), or name ${schemaOf(old)} again.`);
+    }
     const image = imageOf(physicalId, ctx);
     return withSplitgraph(props.connection, ctx, async (db, sg) => {
       if (old.tag !== props.tag) {
