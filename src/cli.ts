@@ -60,6 +60,10 @@ Commands:
                                         deploy to it;
                                         --project (repeatable) names the CDF projects it serves
                                         (default: acme)
+  splitgraph status|log|diff|checkout|push|pull <repository> --url <postgres url>
+                                        A Splitgraph engine's repositories: pending changes,
+                                        images, diffs; restore an image; copy to and from
+                                        another engine ('pgstacks splitgraph --help')
   handler reconcile|destroy             Run the handler (what the stack's reconciler and teardown
                                         do in Terraform)
 Options:
@@ -85,6 +89,8 @@ const defaultIo: CliIo = {
 
 /** Runs the CLI; returns the exit code. */
 export async function cli(argv: string[], io: CliIo = defaultIo): Promise<number> {
+  // Its own options and help; loaded here, as only it needs a database driver at once.
+  if (argv[0] === 'splitgraph') return (require('./splitgraph/cli') as typeof import('./splitgraph/cli')).splitgraphCli(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
