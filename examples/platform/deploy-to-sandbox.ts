@@ -18,6 +18,7 @@ const STACK = 'platform';
 const USER = 'cdf/adf-sink';
 const LAKEBASE_ENDPOINT = 'lakebase/checkout/endpoint';
 const LAKEBASE_LOGIN = 'checkout-login';
+const ATLAN_CRAWLER = 'catalog/crawler';
 
 const say = (text: string) => process.stdout.write(`${text}\n`);
 const heading = (text: string) => say(`\n\x1b[1m== ${text}\x1b[0m`);
@@ -72,7 +73,7 @@ async function main(): Promise<number> {
     port: Number(process.env.PGSTACKS_SANDBOX_PORT ?? 4610),
     postgresPort: Number(process.env.PGSTACKS_SANDBOX_POSTGRES_PORT ?? 4611),
   });
-  say(`Cognite emulator on ${sandbox.cognite.baseUrl}, Databricks on ${sandbox.databricks.host}, PostgreSQL on ${sandbox.postgres.host}:${sandbox.postgres.port}`);
+  say(`Cognite emulator on ${sandbox.cognite.baseUrl}, Databricks on ${sandbox.databricks.host}, Atlan on ${sandbox.atlan.baseUrl}, PostgreSQL on ${sandbox.postgres.host}:${sandbox.postgres.port}`);
   // Secret outputs (the gateway user's password) are stored encrypted: the demo keeps its own key.
   const keyFile = path.join(dataDir, 'state-key');
   if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
@@ -112,6 +113,8 @@ async function main(): Promise<number> {
     say(`\nConnect to the checkout team's Lakebase branch (a copy of production) with a generated credential (valid 1 hour):\n`);
     say(`  PGPASSWORD="$(PGSTACKS_STATE_KEY="$(cat ${path.relative(ROOT, keyFile)})" npx pgstacks outputs ${STACK} ${LAKEBASE_LOGIN} password --reveal)" \\`);
     say(`    psql "host=${endpointHost} port=5432 dbname=databricks_postgres user=${lakebaseUser} sslmode=require" -c "select current_user"`);
+    const catalog = (await outputs([ATLAN_CRAWLER, 'connectionQualifiedName'], env)).trim();
+    say(`\nAtlan catalogs that branch as connection ${catalog}; its assets: POST ${sandbox.atlan.baseUrl}/api/meta/search/indexsearch (bearer: ATLAN_API_KEY from \`npx pgstacks sandbox\`).`);
 
     if (values.exit) return 0;
     say('\nThe sandbox keeps running so you can connect; press Ctrl-C to stop it (its state is kept).');

@@ -3,8 +3,9 @@
  * cdktf.json (`npx cdktf deploy platform`) or, against the sandbox, by `npm run platform`.
  */
 import { App, TerraformStack } from 'cdktf';
-import { CogniteProject, DatabricksWorkspace, LakebaseCredential } from 'pgstacks';
+import { AtlanTenant, CogniteProject, DatabricksWorkspace, LakebaseCredential } from 'pgstacks';
 import { CdfIngestion } from '../cdf-ingestion/ingestion';
+import { LakebaseInAtlan } from '../catalog-lakebase-in-atlan/catalog';
 import { LakebaseBranches } from '../lakebase-branches/branches';
 
 const app = new App();
@@ -13,4 +14,6 @@ new CdfIngestion(stack, 'cdf', { project: CogniteProject.fromEnvironment(stack, 
 const lakebase = new LakebaseBranches(stack, 'lakebase', { workspace: DatabricksWorkspace.fromEnvironment(stack, 'databricks'), teams: ['checkout', 'search'] });
 // A short-lived login for the deploying identity at the checkout team's endpoint (renewed by deploys).
 new LakebaseCredential(stack, 'checkout-login', { endpoint: lakebase.teams.checkout.endpoint });
+// Atlan catalogs what the checkout team's branch holds.
+new LakebaseInAtlan(stack, 'catalog', { tenant: AtlanTenant.fromEnvironment(stack, 'atlan'), endpoint: lakebase.teams.checkout.endpoint });
 app.synth();

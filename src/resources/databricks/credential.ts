@@ -4,6 +4,7 @@
  * (a crawler's source, an engine's connection). It lives only in the state store; each engine run
  * that finds it close to expiry makes a new one, which the resources that use it then receive.
  */
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { databricksClient, workspaceSchema, type WorkspaceProps } from './workspace';
@@ -49,8 +50,9 @@ export const credentialType = defineResourceType<LakebaseCredentialProps, Lakeba
   replaceOrder: 'create-before-delete',
   defaultRemovalPolicy: 'destroy',
 
+  /** Credentials are not objects of their own: each construct's gets an id, so two logins at one endpoint never clash. */
   async create(props, ctx) {
-    return { physicalId: props.endpoint, ...(await generate(props, ctx)) };
+    return { physicalId: `${props.endpoint}/credentials/${randomUUID()}`, ...(await generate(props, ctx)) };
   },
 
   /** Expiring soon reads as drift, so the run renews it (and the resources that use it see the new one). */

@@ -5,7 +5,9 @@
  * is not an operation.
  *
  * The real token is workspace-scoped and several can be valid at once; in the sandbox it is set
- * as the role's password on that branch only, and the newest credential replaces older ones.
+ * as the role's password on that branch only. A role has one password, so while the role's last
+ * token stays valid for at least the shortest TTL, a new request gets that token (and its expiry)
+ * again, and callers that each hold one keep working; past that, the new token replaces it.
  */
 import { createHmac, randomBytes } from 'node:crypto';
 import { route, type Route } from '../http';
@@ -22,6 +24,8 @@ const { min, max } = LAKEBASE_LIMITS.credentialTtlSeconds;
 
 export function credentialRoutes(auth: DatabricksAuth, lakebase: Lakebase): Route[] {
   const key = randomBytes(32);
+  /** The last token set as each role's password, by `<branch uid> <role>`. */
+  const issued = new Map<string, { token: string; expiresAt: number; ready: Promise<void> }>();
   return [
     route({
       method: 'POST',
@@ -41,13 +45,27 @@ export function credentialRoutes(auth: DatabricksAuth, lakebase: Lakebase): Rout
         }
         const expiresAt = body.expire_time ?? now + (body.ttl ?? max) * 1000;
         const role = body.group_name ?? caller.id;
+        const slot = `${branch.uid} ${role}`;
+        const current = issued.get(slot);
+        if (current && current.expiresAt - now >= min * 1000 && current.expiresAt <= expiresAt) {
+          await current.ready;
+          return { token: current.token, expire_time: timestamp(current.expiresAt) };
+        }
         const token = credentialToken(key, role, body.endpoint, now, expiresAt);
         // Postgres checks VALID UNTIL against its own (real) clock; the proxy checks the emulator's.
         const validUntil = new Date(Date.now() + (expiresAt - now));
-        await lakebase.withDatabase(branch, 'postgres', async (client) => {
-          if (await roleExists(client, role)) await setTokenPassword(client, role, token, validUntil);
+        const ready = (async () => {
+          await lakebase.withDatabase(branch, 'postgres', async (client) => {
+            if (await roleExists(client, role)) await setTokenPassword(client, role, token, validUntil);
+          });
+          await lakebase.recordCredential(branch.cluster, role, expiresAt);
+        })();
+        // Set before the password is: a request arriving meanwhile waits for this token instead of replacing it.
+        issued.set(slot, { token, expiresAt, ready });
+        await ready.catch((error: unknown) => {
+          issued.delete(slot);
+          throw error;
         });
-        await lakebase.recordCredential(branch.cluster, role, expiresAt);
         return { token, expire_time: timestamp(expiresAt) };
       },
     }),

@@ -18,7 +18,8 @@
  * - A branch is a copy of its source as it is when created: `source_branch_lsn`/`_time`
  *   (point-in-time branching) are recorded, not honoured, and snapshots are not supported.
  * - A database credential is set as the role's password on that endpoint's branch only (the real
- *   one is workspace-wide), and the newest credential of a role replaces older ones.
+ *   one is workspace-wide). A role has one password: while its last token is valid for 5 more
+ *   minutes, a new request gets the same token back; after that a new one replaces it.
  * - Roles and databases made in SQL do not show in the API's lists.
  * - Catalogs and synced tables have no Unity Catalog or Delta behind them: a synced table's
  *   Postgres table has its primary key columns (text), its timeseries key and `_synced_at`, no rows.
