@@ -454,7 +454,8 @@ class StackRun {
     // A record moving to a new logical id is still under its old one until the run executes.
     const target = this.records.get(ref.resource) ?? item?.record;
     if (!target || target.status !== 'ready') return { known: false, why: `${ref.resource} is not applied yet` };
-    if (planning && item && (item.planned.action !== 'no-op' || item.planned.error)) return { known: false, why: `${ref.resource} changes in this run` };
+    const stays = item?.planned.action === 'no-op' || (item?.planned.action === 'update' && !!item.type.stableAttributes?.includes(ref.attribute));
+    if (planning && item && (!stays || item.planned.error)) return { known: false, why: `${ref.resource} changes in this run` };
     if (ref.attribute in target.outputs) return { known: true, value: target.outputs[ref.attribute], secret: false };
     const secret = this.secretOutputs(target)[ref.attribute];
     if (secret !== undefined) {

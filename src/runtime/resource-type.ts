@@ -64,6 +64,12 @@ export interface ResourceType<P = any, O extends Outputs = Outputs> {
   readonly schema: z.ZodType<P>;
   /** Output names other resources may reference. */
   readonly attributes: readonly string[];
+  /**
+   * Outputs an in-place update never changes (names, ids, hosts). While planning, a reference to
+   * one of them stays known when the resource it belongs to is updated in the same run, so its
+   * dependents are not planned as changed. @default none: every output may change
+   */
+  readonly stableAttributes?: readonly string[];
   /** Output names kept as secret outputs. They can be referenced too, and are never printed. */
   readonly secretAttributes?: readonly string[];
   /**

@@ -94,6 +94,17 @@ describe('project, branch, endpoint, role, database', () => {
     await h.destroy();
   });
 
+  test("a project's update in place leaves its RETAIN branches alone: their reference to its name stays known", async () => {
+    const named = (displayName: string) => spec('project', 'project', { projectId: 'retitle', displayName }, { removalPolicy: 'destroy' as const });
+    const kept = spec('branch', 'branch', { project: ref('project'), branchId: 'kept' }, { removalPolicy: 'retain' });
+    await h.reconcile([named('One'), kept]);
+    const plan = await h.plan([named('Two'), kept]);
+    expect(plan.resources.map((r) => [r.id, r.action, r.error])).toEqual([['project', 'update', undefined], ['branch', 'no-op', undefined]]);
+    await h.reconcile([named('Two'), kept]);
+    expect((await lakebase(sandbox).get('projects/retitle'))?.status).toMatchObject({ display_name: 'Two' });
+    await h.destroy();
+  });
+
   test('a role attribute changes with a leaf mask; its Postgres name replaces it', async () => {
     const role = (attributes: object, postgresRole = 'etl') => spec('role', 'role', { branch: ref('branch'), roleId: 'etl-role', postgresRole, attributes });
     await h.reconcile([project('roles'), branch('dev'), role({ createdb: true })]);

@@ -101,6 +101,8 @@ export const gatewayUserType = defineResourceType<GatewayUserProps, GatewayUserO
   module: __filename,
   schema: gatewayUserSchema,
   attributes: ['username', 'host', 'port', 'database', 'sessionId'],
+  // A session rotation keeps the login.
+  stableAttributes: ['username', 'host', 'port', 'database'],
   secretAttributes: ['password'],
   immutable: PROJECT_IDENTITY,
   // Usernames are generated, so the new user can exist beside the old one.

@@ -54,6 +54,7 @@ export const branchType = defineLakebaseType<LakebaseBranchProps, LakebaseBranch
   // The service wants an expiry choice on every branch: without ttl or expireTime, none.
   specDefaults: (p) => (p.ttlSeconds === undefined && p.expireTime === undefined ? { no_expiry: true } : {}),
   attributes: ['name', 'branchId', 'uid', 'project'],
+  stableAttributes: ['name', 'branchId', 'uid', 'project'],
   outputs: (o, p) => ({ name: o.name, branchId: p.branchId, uid: o.uid ?? '', project: p.project }),
   immutable: ['workspace.host', 'project', 'branchId', 'sourceBranch', 'sourceBranchLsn', 'sourceBranchTime'],
   defaultRemovalPolicy: 'retain',

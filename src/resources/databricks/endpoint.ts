@@ -54,6 +54,7 @@ export const endpointType = defineLakebaseType<LakebaseEndpointProps, LakebaseEn
     { prop: 'group', wire: 'group', mask: 'spec.group', encode: (g: { min: number; max: number; enableReadableSecondaries?: boolean }) => ({ min: g.min, max: g.max, enable_readable_secondaries: g.enableReadableSecondaries }) },
   ],
   attributes: ['name', 'endpointId', 'host', 'readOnlyHost', 'port'],
+  stableAttributes: ['name', 'endpointId', 'host', 'readOnlyHost', 'port'],
   outputs: (o, p) => ({ name: o.name, endpointId: p.endpointId, host: hosts(o).host ?? '', readOnlyHost: hosts(o).read_only_host ?? '', port: LAKEBASE_POSTGRES_PORT }),
   immutable: ['workspace.host', 'branch', 'endpointId', 'endpointType'],
   defaultRemovalPolicy: 'destroy',

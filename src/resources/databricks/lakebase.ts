@@ -65,6 +65,8 @@ export interface LakebaseKind<P extends LakebaseProps, O extends Outputs> {
   /** Fields beside `spec` sent on create only (a project's `initial_endpoint_spec`). */
   createOnly?(props: P): Record<string, unknown>;
   readonly attributes: ReadonlyArray<Extract<keyof O, string>>;
+  /** Outputs an update in place never changes. @default the name and the id */
+  readonly stableAttributes?: ReadonlyArray<Extract<keyof O, string>>;
   outputs(object: LakebaseObject, props: P): O;
   readonly immutable: readonly string[];
   readonly defaultRemovalPolicy: RemovalPolicyName;
@@ -217,6 +219,7 @@ export function defineLakebaseType<P extends LakebaseProps, O extends Outputs>(k
     module: kind.module,
     schema: kind.schema,
     attributes: kind.attributes,
+    stableAttributes: kind.stableAttributes ?? kind.attributes.filter((a) => a === 'name' || a.endsWith('Id')),
     immutable: mutable ? kind.immutable : ['*'],
     // Names are chosen by the user and unique, so the old object goes first.
     replaceOrder: 'delete-before-create',

@@ -49,6 +49,7 @@ export const roleType = defineLakebaseType<LakebaseRoleProps, LakebaseRoleOutput
     { prop: 'attributes', wire: 'attributes', mask: 'spec.attributes', leafMask: true },
   ],
   attributes: ['name', 'roleId', 'postgresRole'],
+  stableAttributes: ['name', 'roleId', 'postgresRole'],
   outputs: (o, p) => ({ name: o.name, roleId: p.roleId, postgresRole: p.postgresRole }),
   immutable: ['workspace.host', 'branch', 'roleId', 'postgresRole', 'identityType', 'authMethod'],
   defaultRemovalPolicy: 'destroy',
