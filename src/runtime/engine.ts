@@ -634,9 +634,12 @@ class StackRun {
       default: {
         const current = record as ResourceRecord;
         const read = item.current?.outputs ?? {};
+        // Declared and found: ready, also when an earlier removal of it failed (left `deleting`),
+        // or what references it could never resolve its outputs again.
+        const base: ResourceRecord = { ...this.nextRecord(item, current), status: 'ready' };
         const next = Object.keys(read).length
-          ? { ...this.nextRecord(item, current), ...this.storedOutputs(item, { ...current.outputs, ...read }, this.secretOutputs(current)) }
-          : this.nextRecord(item, current);
+          ? { ...base, ...this.storedOutputs(item, { ...current.outputs, ...read }, this.secretOutputs(current)) }
+          : base;
         if (JSON.stringify(next) !== JSON.stringify(current)) await this.save(next);
         this.log(spec.id, `${describe(type, current.physicalId)} is up to date${planned.recordOnly ? ` (recorded: ${planned.reasons.join('; ')})` : ''}`);
       }

@@ -149,13 +149,24 @@ test('removing a repository with pending changes is refused, naming the rows; wi
   // Taking a table out of `tables` is refused the same way.
   await expect(h.reconcile([engine(), repository({ tables: ['fruits'] }), snapshot('v1')])).rejects.toThrow(/taking "veg" out of tables would lose 1 pending changed row \(veg: 1 row\)/);
 
-  await h.reconcile([engine(), repository({ discardPendingChanges: true }), snapshot('v1')]);
-  await h.reconcile([engine(), snapshot('v1')]);
-  expect(h.log).toMatch(/discarding 3 pending changed rows/);
+  // Doing as the message says: the repository declared again as it was, and a snapshot commits
+  // the changes (the refused removal must not leave it unusable for what references it).
+  await h.reconcile([engine(), repository(), snapshot('v2')]);
+  expect((await h.record('release'))?.outputs.tag).toBe('v2');
+
+  // Once committed, a table leaves `tables` without a fuss.
+  await h.reconcile([engine(), repository({ tables: ['fruits'] }), snapshot('v2')]);
+  await versions(async (c) => expect((await getTrackedTables(c, 'shop')).map((t) => t.table)).toEqual(['fruits']));
+  expect((await h.record('shop'))?.outputs.tables).toBe('fruits');
+
+  await versions((c) => c.query(`DELETE FROM shop.fruits WHERE id = 2`).then(() => undefined));
+  await h.reconcile([engine(), repository({ tables: ['fruits'], discardPendingChanges: true }), snapshot('v2')]);
+  await h.reconcile([engine(), snapshot('v2')]);
+  expect(h.log).toMatch(/discarding 1 pending changed row \(fruits: 1 row\)/);
   await versions(async (c) => {
     expect(await getTrackedTables(c, 'shop')).toEqual([]);
-    expect((await listImages(c, { repository: 'shop' })).flatMap((i) => i.tags).sort()).toEqual(['HEAD', 'v1']);
-    expect(await tableText(c, 'shop.fruits')).toEqual(['(1,apple)', '(2,pear)']);
+    expect((await listImages(c, { repository: 'shop' })).flatMap((i) => i.tags).sort()).toEqual(['HEAD', 'v1', 'v2']);
+    expect(await tableText(c, 'shop.fruits')).toEqual(['(1,apple)']);
   });
 });
 
@@ -251,6 +262,13 @@ test('a push copies the repository to a second server after each snapshot; the C
   expect((await remoteImages()).map((i) => i.tags)).toEqual([[], ['v1'], ['v2']]);
   expect((await h.record('to-backup'))?.outputs.imageHash).toBe(v2);
   expect((await h.plan([engine(), repository(), snapshot('v2'), backup, pushed])).resources.every((r) => r.action === 'no-op')).toBe(true);
+
+  // Removed with DESTROY: the repository leaves the remote engine.
+  const destroyed = { ...pushed, removalPolicy: 'destroy' as const };
+  await h.reconcile([engine(), repository(), snapshot('v2'), backup, destroyed]);
+  await h.reconcile([engine(), repository(), snapshot('v2'), backup]);
+  expect(await remoteImages()).toEqual([]);
+  expect(h.log).toMatch(/deleted repository shop from 127\.0\.0\.1:\d+\/backup \(its images and tags; \d+ objects nothing else used\)/);
 
   // The CLI: push to another database there, pull it into a fresh one here, check v1 out.
   await withClient(other.config, async (c) => {
