@@ -102,7 +102,7 @@ async function connect(url: ParsedUrl): Promise<Client> {
   };
   try {
     if (url.sslMode === 'disable') return await attempt(false);
-    if (url.sslMode === 'verify-full') return await attempt({ rejectUnauthorized: true, servername: url.config.host });
+    if (url.sslMode === 'verify-full') return await attempt({ rejectUnauthorized: true });
     try {
       return await attempt({ rejectUnauthorized: false });
     } catch (err) {

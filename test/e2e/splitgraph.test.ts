@@ -85,13 +85,16 @@ test('a snapshot tagged v1 deployed to a Lakebase endpoint; rows changed; `pgsta
     }
   };
   const fruits = async () => (await query('SELECT id, name, price::text AS price FROM shop.fruits ORDER BY id')).map((r) => `${r.id} ${r.name} ${r.price}`);
-  const splitgraph = async (args: string[]) => {
+  const splitgraphUrl = async () => {
     const { host, port, user, password, database } = await login();
-    const url = `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=require`;
+    return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@${host}:${port}/${database}?sslmode=require`;
+  };
+  const splitgraph = async (args: string[]) => {
     const out: string[] = [];
     const err: string[] = [];
-    const code = await cli(['splitgraph', ...args, '--url', url], { out: (t) => out.push(t), err: (t) => err.push(t), env: {} });
-    return { code, out: out.join('\n'), err: err.join('\n'), password };
+    const url = args.includes('--url') ? [] : ['--url', await splitgraphUrl()];
+    const code = await cli(['splitgraph', ...args, ...url], { out: (t) => out.push(t), err: (t) => err.push(t), env: {} });
+    return { code, out: out.join('\n'), err: err.join('\n'), password: (await login()).password };
   };
   try {
     // The endpoint, a login and the engine, installed as the deploying identity.
@@ -107,6 +110,9 @@ test('a snapshot tagged v1 deployed to a Lakebase endpoint; rows changed; `pgsta
     await project.applyOk();
     await query(`INSERT INTO shop.fruits VALUES (2, 'pear', 2.20), (3, 'plum', 0.50)`);
     const pending = await splitgraph(['status', 'shop']);
+    // The endpoint speaks TLS with a self-signed certificate: verify-full refuses it.
+    const verified = await splitgraph(['status', 'shop', '--url', (await splitgraphUrl()).replace('sslmode=require', 'sslmode=verify-full')]);
+    expect(verified).toMatchObject({ code: 1, err: expect.stringMatching(/cannot connect to postgres:\/\/[^:]+:\*\*\*\*@.*sslmode=verify-full: .*certificate/) });
     expect(pending.out).toMatch(/fruits\s+snapshot\s+2\s+0\s+0/);
 
     // The release: a snapshot tagged v1, committed at deploy time; deploying again changes nothing.

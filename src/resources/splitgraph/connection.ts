@@ -87,7 +87,7 @@ export function splitgraphApi(): typeof import('../../splitgraph') {
 
 /** node-postgres settings for a connection: TLS as `sslMode` says. */
 export function clientConfig(c: ConnectionProps): ClientConfig {
-  const ssl = c.sslMode === 'disable' ? false : c.sslMode === 'require' ? { rejectUnauthorized: false } : { rejectUnauthorized: true, servername: c.host };
+  const ssl = c.sslMode === 'disable' ? false : c.sslMode === 'require' ? { rejectUnauthorized: false } : { rejectUnauthorized: true };
   return { host: c.host, port: c.port, database: c.database, user: c.user, password: c.password, ssl, connectionTimeoutMillis: 30_000, application_name: 'pgstacks' };
 }
 
