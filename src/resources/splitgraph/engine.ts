@@ -79,6 +79,7 @@ export const engineType = defineResourceType<SplitgraphEngineProps, SplitgraphEn
   module: __filename,
   schema: engineSchema,
   attributes: ['id', 'version', 'transfers'],
+  stableAttributes: ['id'],
   // The connection's address is compared in update (see checkSameDatabase).
   immutable: [],
   replaceOrder: 'delete-before-create',

@@ -101,6 +101,7 @@ export const pushType = defineResourceType<SplitgraphPushProps, SplitgraphPushOu
   module: __filename,
   schema: pushSchema,
   attributes: ['remoteRepository', 'remoteEngine', 'imageHash'],
+  stableAttributes: ['remoteRepository', 'remoteEngine'],
   // `repository` and the connections' hosts may be references: compared in update (see checkSameDatabase).
   immutable: ['namespace', 'remoteNamespace', 'remoteRepository'],
   replaceOrder: 'create-before-delete',

@@ -151,6 +151,7 @@ export const repositoryType = defineResourceType<SplitgraphRepositoryProps, Spli
   module: __filename,
   schema: repositorySchema,
   attributes: ['repository', 'namespace', 'schema', 'engine', 'tables'],
+  stableAttributes: ['repository', 'namespace', 'schema', 'engine'],
   // The connection's address is compared in update (see checkSameDatabase).
   immutable: ['namespace', 'repository'],
   // The same schema: its triggers go before they are installed again.

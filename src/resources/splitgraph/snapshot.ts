@@ -109,6 +109,8 @@ export const snapshotType = defineResourceType<SplitgraphSnapshotProps, Splitgra
   module: __filename,
   schema: snapshotSchema,
   attributes: ['imageHash', 'tag', 'repository', 'tables'],
+  // A new tag is an update that commits a new image: only the repository stays.
+  stableAttributes: ['repository'],
   // `repository` is a reference to the repository resource, and the connection's host often one
   // to an endpoint: both are compared in update (see checkSameDatabase).
   immutable: ['namespace'],
