@@ -463,11 +463,19 @@ export interface LakebaseCredentialProps extends ManagedResourceOptions {
   readonly ttl?: Duration;
   /** A password with less than this left is replaced on the next deploy. @default Duration.minutes(15) */
   readonly renewBefore?: Duration;
+  /**
+   * Who logs in: the credential is generated as this workspace connection's identity (a service
+   * principal of its own, say, for a crawler), whose Postgres role must exist on the branch.
+   * @default - the endpoint's workspace, so the identity pgstacks deploys with
+   */
+  readonly identity?: DatabricksWorkspace;
+  /** The Lakebase role `identity` logs in as, when this stack makes it: the credential waits for it. @default - none */
+  readonly role?: ILakebaseRole;
 }
 
 /**
- * A short-lived Postgres login on an endpoint for the identity pgstacks deploys with
- * (`generate_database_credential`), to pass to pgstacks resources that log in to Lakebase: its
+ * A short-lived Postgres login on an endpoint for the identity pgstacks deploys with, or another
+ * (`identity`) (`generate_database_credential`), to pass to pgstacks resources that log in to Lakebase: its
  * `username` and `password` (a secret output, never printed). Renewed by the deploys that find it
  * close to expiry.
  */
@@ -480,8 +488,9 @@ export class LakebaseCredential extends ManagedResource<LakebaseCredentialOutput
       id,
       credentialType,
       {
-        workspace: props.endpoint.workspace.connection(scope),
+        workspace: (props.identity ?? props.endpoint.workspace).connection(scope),
         endpoint: props.endpoint.name,
+        role: props.role?.name,
         ttlSeconds: props.ttl?.toSeconds(),
         renewBeforeSeconds: props.renewBefore?.toSeconds(),
       },

@@ -55,6 +55,8 @@ export class DatabricksWorkspace extends ServiceConnection {
   /** The workspace URL. */
   readonly host: string;
   readonly auth: DatabricksAuth;
+  /** The service principal's application id (its Postgres role name on Lakebase), with OAuth M2M. */
+  readonly clientId?: string;
 
   constructor(scope: Construct, id: string, props: DatabricksWorkspaceProps) {
     const host = props.host.replace(/\/+$/, '');
@@ -63,6 +65,7 @@ export class DatabricksWorkspace extends ServiceConnection {
     super(scope, id, connection);
     this.host = host;
     this.auth = props.auth;
+    this.clientId = 'clientId' in props.auth.props ? props.auth.props.clientId : undefined;
   }
 
   /** @internal What the props of a resource in this workspace hold: a reference to this connection. */

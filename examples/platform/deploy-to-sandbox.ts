@@ -78,7 +78,19 @@ async function main(): Promise<number> {
   const keyFile = path.join(dataDir, 'state-key');
   if (!fs.existsSync(keyFile)) fs.writeFileSync(keyFile, randomBytes(32).toString('base64'), { mode: 0o600 });
   const stateKey = fs.readFileSync(keyFile, 'utf8').trim();
-  const env = { ...process.env, ...sandbox.env(), CDF_PROJECT: 'acme', CHECKPOINT_DISABLE: '1', PGSTACKS_STATE_KEY: stateKey };
+  // The Atlan crawler logs in to Lakebase as a service principal of its own.
+  const crawlerSecretFile = path.join(dataDir, 'crawler-secret');
+  if (!fs.existsSync(crawlerSecretFile)) fs.writeFileSync(crawlerSecretFile, randomBytes(24).toString('hex'), { mode: 0o600 });
+  const crawler = await sandbox.databricks.addClient({ clientId: 'atlan-crawler', clientSecret: fs.readFileSync(crawlerSecretFile, 'utf8').trim() });
+  const env = {
+    ...process.env,
+    ...sandbox.env(),
+    CDF_PROJECT: 'acme',
+    CHECKPOINT_DISABLE: '1',
+    PGSTACKS_STATE_KEY: stateKey,
+    LAKEBASE_CRAWLER_CLIENT_ID: crawler.clientId,
+    LAKEBASE_CRAWLER_CLIENT_SECRET: crawler.clientSecret,
+  };
   try {
     // What `cdktf deploy` does, with Terraform's own plain output (readable in CI logs too).
     heading(`Synthesizing examples/${STACK} (npx cdktf synth)`);

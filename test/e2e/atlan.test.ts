@@ -16,10 +16,13 @@ import { TerraformProject } from '../support/terraform';
 
 let sandbox: Sandbox;
 let dataDir: string;
+/** The crawler's own service principal. */
+let crawlerSp: { clientId: string; clientSecret: string };
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-atlan-e2e-'));
   sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0, atlanRunPendingSeconds: 0, atlanRunSeconds: 1 });
+  crawlerSp = await sandbox.databricks.addClient();
 }, 60_000);
 afterAll(async () => {
   await sandbox?.stop();
@@ -39,14 +42,18 @@ function declare(project: TerraformProject, crawl: false | { schemas?: string[] 
     new LakebaseCredential(stack, 'setup-login', { endpoint });
     if (crawl) {
       const tenant = new AtlanTenant(stack, 'atlan', { baseUrl: sandbox.atlan.baseUrl, apiKey: Secret.fromEnv('ATLAN_API_KEY') });
-      new LakebaseInAtlan(stack, 'shop', { tenant, endpoint, schemas: crawl.schemas });
+      const crawlerIdentity = new DatabricksWorkspace(stack, 'crawler-identity', {
+        host: sandbox.databricks.host,
+        auth: DatabricksAuth.oauthM2M({ clientId: crawlerSp.clientId, clientSecret: Secret.fromEnv('CRAWLER_CLIENT_SECRET') }),
+      });
+      new LakebaseInAtlan(stack, 'shop', { tenant, endpoint, schemas: crawl.schemas, crawlerIdentity });
     }
   });
 }
 
 test('one workflow, one connection, assets for what exists; unchanged redeploy runs nothing; a new include map reruns the same workflow; destroy archives it', async () => {
   const project = new TerraformProject('atlan');
-  project.env = { DATABRICKS_CLIENT_SECRET: sandbox.databricks.defaultClient.clientSecret, ATLAN_API_KEY: sandbox.atlan.apiKey };
+  project.env = { DATABRICKS_CLIENT_SECRET: sandbox.databricks.defaultClient.clientSecret, ATLAN_API_KEY: sandbox.atlan.apiKey, CRAWLER_CLIENT_SECRET: crawlerSp.clientSecret };
   const atlan = new Atlan(sandbox);
   try {
     // The database first, with two schemas, through the endpoint.
@@ -71,6 +78,9 @@ test('one workflow, one connection, assets for what exists; unchanged redeploy r
     const tables = await assetNames(atlan, connection, 'Table');
     expect(tables).toEqual(['databricks_postgres/sales/orders']);
     const record = (await project.store.get('atlan', 'shop/crawler'))!;
+    // It logged in as its own role: its service principal's, made on the branch for it.
+    expect((await project.store.get('atlan', 'shop/login'))!.outputs.username).toBe(crawlerSp.clientId);
+    expect((await project.store.get('atlan', 'shop/role'))!.outputs.postgresRole).toBe(crawlerSp.clientId);
     expect(record.outputs).toMatchObject({ connectionQualifiedName: connection, lastRunPhase: 'Succeeded' });
 
     // Unchanged: Terraform sees no change, and a forced engine run submits nothing.

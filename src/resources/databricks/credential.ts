@@ -14,6 +14,8 @@ export const credentialSchema = z
     workspace: workspaceSchema,
     /** The endpoint's resource name. */
     endpoint: z.string().min(1),
+    /** The role the identity logs in as, when the stack makes it (its resource name): only orders the deploy. */
+    role: z.string().min(1).optional(),
     /** How long a password is valid: 300-3600 seconds. */
     ttlSeconds: z.number().int().min(300, 'must be 300-3600 seconds').max(3600, 'must be 300-3600 seconds').default(3600),
     /** A password with less than this left is replaced on the next run. */
