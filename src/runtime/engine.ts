@@ -781,7 +781,7 @@ class StackRun {
       this.log(record.id, `forgot${why}: removal policy RETAIN, so ${describe(type, record.physicalId)} was kept. Delete it by hand if it is no longer needed.`);
       return;
     }
-    const ctx = this.context(record.id, record);
+    const ctx = this.context(record.id, record, [], true);
     let physicalId = record.physicalId;
     if (!physicalId && type.adopt) {
       // An interrupted create may have made the object; find it so nothing is orphaned.
@@ -858,7 +858,7 @@ class StackRun {
   }
 
   /** A handler context with its own deadline; `bind` points its checkpoints at a record. */
-  private context(id: string, record: ResourceRecord | undefined, changes: readonly string[] = []): OperationContext {
+  private context(id: string, record: ResourceRecord | undefined, changes: readonly string[] = [], removing = false): OperationContext {
     let bound = record;
     const run = this;
     const seconds = (this.items.get(id)?.spec ?? record?.spec)?.timeoutSeconds;
@@ -877,6 +877,7 @@ class StackRun {
       },
       redact: (value) => this.logger.redact(value),
       recorded: record?.outputs,
+      removing,
       signal: AbortSignal.timeout(timeoutMs),
       timeoutMs,
       changes,

@@ -26,6 +26,11 @@ export interface HandlerContext {
   redact(value: string): void;
   /** Aborted when the resource's deadline passes. */
   readonly signal: AbortSignal;
+  /**
+   * In `adopt`: the object is looked for only to be deleted (its construct was removed after an
+   * interrupted create), so find it and finish nothing.
+   */
+  readonly removing?: boolean;
   /** The outputs recorded by the last apply (in `read`, `update` and `delete`). */
   readonly recorded?: Outputs;
   /** In `update`: the dotted paths of the props that changed (a changed secret value included). */

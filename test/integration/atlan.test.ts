@@ -154,6 +154,18 @@ describe('runs', () => {
     await h.destroy();
   });
 
+  test('a crawler removed after its create failed is found and archived, not updated or run again', async () => {
+    h.env[PASSWORD_VARIABLE] = 'not-the-password';
+    await expect(h.apply(crawler('gone', 'failed-then-removed', {}, {}))).rejects.toThrow(/create failed/);
+    expect((await holdings(atlan, 'failed-then-removed')).apps.length + (await holdings(atlan, 'failed-then-removed')).workflows.length).toBe(1);
+    sandbox.requests.length = 0;
+    await h.remove('gone');
+    expect(submits(sandbox)).toEqual([]);
+    const held = await holdings(atlan, 'failed-then-removed');
+    expect(held.apps.length + held.workflows.length).toBe(0);
+    expect(await h.record('gone')).toBeUndefined();
+  });
+
   test("an update's run past the deadline is resumed by the next apply: no second rerun", async () => {
     const spec = (include: Record<string, string[]>, options = {}) => crawler('resume', 'resume-update', { api: 'workflow', include }, options);
     await h.apply(spec({ shop: ['sales'] }));

@@ -806,6 +806,8 @@ export const postgresCrawlerType = defineResourceType<PostgresCrawlerProps, Post
     }
     if (!crawler) return undefined;
     ctx.log(`found ${describeCrawler(crawler)} for connection ${crawler.settings.connectionQualifiedName}`);
+    // Found only to be deleted: no update, no run.
+    if (ctx.removing) return { physicalId: crawler.id, outputs: {} as PostgresCrawlerOutputs };
     return { physicalId: crawler.id, outputs: await converge(client, crawler, props, ctx, 'adopt') };
   },
 
