@@ -1,7 +1,7 @@
 import { TerraformStack, Token, type ITerraformDependable, type TerraformResource } from 'cdktf';
 import { Construct } from 'constructs';
 import type { Outputs, ResourceType } from '../../src/runtime/resource-type';
-import type { ResourceSpec } from '../../src/runtime/spec';
+import { expandConnections, type JsonObject, type ResourceSpec } from '../../src/runtime/spec';
 import { PgstacksRuntime } from './pgstacks';
 import { AttributeRef, toSpecProps, validateProps } from './props';
 import type { Duration } from './duration';
@@ -59,7 +59,10 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
     this.removalPolicy = options.removalPolicy ?? (type.defaultRemovalPolicy as RemovalPolicy);
 
     const { props: specProps, references } = toSpecProps(props);
-    validateProps(type.schema, specProps, this.node.path, this.constructor.name);
+    // With its connection in place, a construct's props are judged whole (and validated faster:
+    // a connection marker would be one more deferred issue per field of the connection).
+    const runtime = PgstacksRuntime.of(this);
+    validateProps(type.schema, expandConnections(specProps, runtime.connectionProps) as JsonObject, this.node.path, this.constructor.name);
     const aliases = [...new Set(options.aliases ?? [])];
     for (const alias of aliases) {
       if (!alias || alias === this.logicalId) {

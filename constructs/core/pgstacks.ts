@@ -208,8 +208,13 @@ export class PgstacksRuntime extends Construct {
   }
 
   /** Synthesizes the lifecycle resource of a service connection: its props, for Terraform's plan. */
+  /** The stack's connections' props by id, to validate a resource's props with its connection in place. */
+  get connectionProps(): ReadonlyMap<string, JsonObject> {
+    return new Map(this.connections.map((c) => [c.id, c.props]));
+  }
+
   registerConnection(owner: Construct, logicalId: string, props: JsonObject): void {
-    const triggers = { connection: logicalId, props: JSON.stringify(canonicalize(escapeTemplates(props))) };
+    const triggers = { spec: JSON.stringify(canonicalize({ connection: logicalId, props: escapeTemplates(props) })) };
     const lifecycle = this.resource(owner, 'Lifecycle', this.terraformName(logicalId), triggers, {});
     this.connections.push({ id: logicalId, props, lifecycle });
   }
@@ -259,10 +264,18 @@ export class PgstacksRuntime extends Construct {
   /** Builds the assets and completes the wiring, once, when every resource exists. */
   private prepare(): Prepared {
     if (this.prepared) return this.prepared;
+    // Lifecycle resources whose specs hold values of other Terraform resources.
+    const referencing: TerraformResource[] = [];
+    const withValues = (lifecycle: TerraformResource, props: JsonObject): JsonObject => {
+      const before = this.terraformValues.size;
+      const out = this.withTerraformValues(props);
+      if (this.terraformValues.size > before) referencing.push(lifecycle);
+      return out;
+    };
     const manifest: StackManifest = {
       stack: this.stackName,
-      connections: this.connections.map((c) => ({ id: c.id, props: this.withTerraformValues(c.props) })),
-      resources: this.entries.map((e) => ({ ...e.spec, props: this.withTerraformValues(e.spec.props) })),
+      connections: this.connections.map((c) => ({ id: c.id, props: withValues(c.lifecycle, c.props) })),
+      resources: this.entries.map((e) => ({ ...e.spec, props: withValues(e.lifecycle, e.spec.props) })),
     };
     const text = `${JSON.stringify(canonicalize(manifest), null, 1)}\n`;
     const digest = createHash('sha256').update(text).digest('hex');
@@ -278,9 +291,10 @@ export class PgstacksRuntime extends Construct {
       manifestHash: `sha256:${digest}`,
     };
     const lifecycles = [...this.connections, ...this.entries].map((e) => address(e.lifecycle));
-    // The teardown goes after the lifecycle resources (so on destroy it runs before whatever they
-    // reference is destroyed); the reconciler after the teardown, and again whenever one is replaced.
-    this.teardown.dependsOn = lifecycles;
+    // The teardown goes after the lifecycle resources that hold other resources' values (so on
+    // destroy it runs before what they reference is destroyed); the reconciler after the
+    // teardown, and again whenever a lifecycle resource is replaced.
+    this.teardown.dependsOn = referencing.map(address);
     this.reconciler.dependsOn = [address(this.teardown)];
     if (lifecycles.length) this.reconciler.addOverride('lifecycle.replace_triggered_by', lifecycles);
     const stack = TerraformStack.of(this);

@@ -109,11 +109,12 @@ export function canonicalize(value: unknown): Json {
 }
 
 /**
- * Encodes a spec for its lifecycle resource, where Terraform shows it in plans: a map of strings
- * (what `null_resource.triggers` takes), the props and aliases as JSON text, which Terraform's plan
- * still diffs field by field (`props = jsonencode({ ~ size = 1 -> 2 })`). One string per field
- * also keeps synth cheap: cdktf walks every value it is given. The stack's name, the same for
- * every resource, is left out, as are fields at their defaults: a plan shows what the user set.
+ * Encodes a spec for its lifecycle resource, where Terraform shows it in plans: one `spec` key
+ * (what `null_resource.triggers` takes is a map of strings) holding the spec as JSON text, which
+ * Terraform's plan still diffs field by field (`spec = jsonencode({ ~ props = { ~ size = 1 -> 2 } })`).
+ * One string also keeps synth cheap: cdktf walks every value it is given. The stack's name, the
+ * same for every resource, is left out, as are fields at their defaults: a plan shows what the
+ * user set.
  */
 export function encodeTriggers(spec: ResourceSpec): Record<string, string> {
   const fields = canonicalize({
@@ -125,7 +126,7 @@ export function encodeTriggers(spec: ResourceSpec): Record<string, string> {
     aliases: spec.aliases.length ? spec.aliases : undefined,
     timeoutSeconds: spec.timeoutSeconds,
   }) as JsonObject;
-  return Object.fromEntries(Object.entries(fields).map(([key, value]) => [key, typeof value === 'string' ? value : JSON.stringify(value)]));
+  return { spec: JSON.stringify(fields) };
 }
 
 const logicalIdSchema = z.string().min(1);

@@ -119,11 +119,8 @@ function expectSynthesized(outdir: string): Record<string, any> {
   const data = tf.resource.terraform_data;
   // One lifecycle resource per construct (the project too: a connection declared once), the reconciler and the teardown.
   expect(Object.keys(data).sort()).toEqual(['adf-sink', 'cdf', 'pgstacks', 'pgstacks_teardown', 'pumps']);
-  // Each spec: its props are JSON (as an object, or encoded in a string), the secret by name only.
-  const spec = (id: string) => {
-    const triggers = data[id].triggers_replace;
-    return { ...triggers, props: typeof triggers.props === 'string' ? JSON.parse(triggers.props) : triggers.props };
-  };
+  // Each spec: one JSON string, the secret by name only.
+  const spec = (id: string) => JSON.parse(data[id].triggers_replace.spec);
   expect(spec('cdf')).toMatchObject({ connection: 'cdf', props: { baseUrl: appEnv.CDF_BASE_URL, project: appEnv.CDF_PROJECT, tokenUrl: appEnv.CDF_TOKEN_URL } });
   expect(spec('adf-sink')).toMatchObject({
     type: 'cognite:gateway-user',

@@ -27,7 +27,7 @@ function synth(fn: Build): { text: string; resources: Record<string, any> } {
   const resources = JSON.parse(text).resource.terraform_data;
   return {
     text,
-    resources: Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, { ...v.triggers_replace, props: v.triggers_replace.props && JSON.parse(v.triggers_replace.props) }])),
+    resources: Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace])),
   };
 }
 
@@ -73,7 +73,7 @@ test('removal: the default destroys the workflow and keeps the connection; only 
   expect(build(basic()).crawler).toMatchObject({ removalPolicy: 'destroy', props: { deleteConnection: false } });
   expect(build(basic({ removalPolicy: RemovalPolicy.DESTROY })).crawler).toMatchObject({ removalPolicy: 'destroy', props: { deleteConnection: true } });
   expect(build(basic({ removalPolicy: RemovalPolicy.RETAIN })).crawler).toMatchObject({ removalPolicy: 'retain', props: { deleteConnection: false } });
-  expect(build(basic({ timeout: Duration.hours(2) })).crawler.timeoutSeconds).toBe('7200');
+  expect(build(basic({ timeout: Duration.hours(2) })).crawler.timeoutSeconds).toBe(7200);
 });
 
 test('host, username and password take Lakebase references: the engine orders the crawler after them', () => {

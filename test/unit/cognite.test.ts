@@ -11,7 +11,8 @@ function build(fn: (stack: TerraformStack, project: CogniteProject) => void): an
     auth: CogniteAuth.entraId({ tenantId: 'tenant-1', clientId: 'deployer', clientSecret: Secret.fromEnv('CDF_CLIENT_SECRET') }),
   });
   fn(stack, project);
-  return JSON.parse(Testing.synth(stack)).resource.terraform_data;
+  const resources = JSON.parse(Testing.synth(stack)).resource.terraform_data;
+  return Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace]));
 }
 
 const columns: GatewayRawTableProps['columns'] = [
@@ -21,17 +22,17 @@ const columns: GatewayRawTableProps['columns'] = [
 
 test('the project is declared once; a gateway user refers to it and takes its credentials for the session', () => {
   const resources = build((stack, project) => new GatewayUser(stack, 'adf', { project }));
-  expect(resources.acme.triggers_replace.connection).toBe('acme');
-  expect(JSON.parse(resources.acme.triggers_replace.props)).toEqual({
+  expect(resources.acme.connection).toBe('acme');
+  expect(resources.acme.props).toEqual({
     baseUrl: 'https://westeurope-1.cognitedata.com',
     project: 'acme',
     tokenUrl: 'https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token',
     scopes: ['https://westeurope-1.cognitedata.com/.default'],
     credentials: { clientId: 'deployer', clientSecret: { $secret: { fromEnv: 'CDF_CLIENT_SECRET' } } },
   });
-  const { props, ...rest } = resources.adf.triggers_replace;
+  const { props, ...rest } = resources.adf;
   expect(rest).toEqual({ type: 'cognite:gateway-user', id: 'adf', removalPolicy: 'destroy' });
-  expect(JSON.parse(props)).toEqual({
+  expect(props).toEqual({
     project: { $connection: 'acme' },
     session: { clientId: 'deployer', clientSecret: { $secret: { fromEnv: 'CDF_CLIENT_SECRET' } } },
   });
@@ -53,9 +54,9 @@ test('separate session credentials and a sandbox base URL', () => {
     });
     new GatewayUser(stack, 'etl', { project: sandbox, credentials: { clientId: 'etl-app', clientSecret: Secret.fromEnv('ETL_SECRET') } });
   });
-  expect(JSON.parse(resources.sandbox.triggers_replace.props)).toMatchObject({ baseUrl: 'http://127.0.0.1:4610/cognite', scopes: ['x'] });
-  expect(JSON.parse(resources.etl.triggers_replace.props).project).toEqual({ $connection: 'sandbox' });
-  expect(JSON.parse(resources.etl.triggers_replace.props).session).toEqual({ clientId: 'etl-app', clientSecret: { $secret: { fromEnv: 'ETL_SECRET' } } });
+  expect(resources.sandbox.props).toMatchObject({ baseUrl: 'http://127.0.0.1:4610/cognite', scopes: ['x'] });
+  expect(resources.etl.props.project).toEqual({ $connection: 'sandbox' });
+  expect(resources.etl.props.session).toEqual({ clientId: 'etl-app', clientSecret: { $secret: { fromEnv: 'ETL_SECRET' } } });
 });
 
 test('tables reference their user: the engine orders them after it and re-resolves them with it', () => {
@@ -64,7 +65,7 @@ test('tables reference their user: the engine orders them after it and re-resolv
     new GatewayRawTable(stack, 'pumps', { user, tablename: 'pumps', rawDatabase: 'ingest', rawTable: 'pumps', primaryKey: 'id', columns });
     new GatewayViewTable(stack, 'assets', { user, tablename: 'my_assets', view: { space: 'plant', externalId: 'Pump', version: 'v1' } });
   });
-  expect(JSON.parse(resources.pumps.triggers_replace.props)).toMatchObject({
+  expect(resources.pumps.props).toMatchObject({
     username: { $ref: { resource: 'adf', attribute: 'username' } },
     tablename: 'pumps',
     rawDatabase: 'ingest',
@@ -72,7 +73,7 @@ test('tables reference their user: the engine orders them after it and re-resolv
     primaryKey: 'id',
     columns: [{ name: 'id', type: 'TEXT' }, { name: 'pressure', type: 'DOUBLE PRECISION' }],
   });
-  expect(JSON.parse(resources.assets.triggers_replace.props).view).toEqual({ space: 'plant', externalId: 'Pump', version: 'v1' });
+  expect(resources.assets.props.view).toEqual({ space: 'plant', externalId: 'Pump', version: 'v1' });
 });
 
 describe('validation at synth', () => {

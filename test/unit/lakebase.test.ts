@@ -27,7 +27,7 @@ function build(fn: (stack: TerraformStack, project: LakebaseProject) => void): R
   const text = Testing.synth(stack);
   expect(text).not.toContain('"DATABRICKS_CLIENT_SECRET":'); // only the name travels, as a marker
   const resources = JSON.parse(text).resource.terraform_data;
-  return Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, { ...v.triggers_replace, props: v.triggers_replace.props && JSON.parse(v.triggers_replace.props) }]));
+  return Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace]));
 }
 
 const ref = (resource: string, attribute = 'name') => ({ $ref: { resource, attribute } });
@@ -93,5 +93,5 @@ test('a synced table names its catalog', () => {
 
 test('a per-resource timeout travels in the spec', () => {
   const r = build((stack, project) => new LakebaseBranch(stack, 'b', { project, branchId: 'dev', timeout: Duration.minutes(45) }));
-  expect(r.b.timeoutSeconds).toBe('2700');
+  expect(r.b.timeoutSeconds).toBe(2700);
 });

@@ -44,7 +44,7 @@ function build(fn: (stack: TerraformStack, lake: Lake) => void): { resources: Re
   const resources = JSON.parse(text).resource.terraform_data;
   return {
     text,
-    resources: Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, { ...v.triggers_replace, props: v.triggers_replace.props && JSON.parse(v.triggers_replace.props) }])),
+    resources: Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace])),
   };
 }
 

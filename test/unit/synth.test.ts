@@ -31,12 +31,15 @@ describe('terraform_data mode (default)', () => {
     expect(json.resource.null_resource).toBeUndefined();
   });
 
-  test('the spec goes into triggers_replace, without defaults; the lifecycle resources run nothing', () => {
+  test('the spec goes into triggers_replace as one JSON string, without defaults; the lifecycle resources run nothing', () => {
     expect(resources.a).toEqual({
-      triggers_replace: { type: 'test:widget', id: 'a', props: JSON.stringify({ endpoint, name: 'alpha', size: 1 }), removalPolicy: 'destroy' },
+      triggers_replace: { spec: JSON.stringify({ id: 'a', props: { endpoint, name: 'alpha', size: 1 }, removalPolicy: 'destroy', type: 'test:widget' }) },
     });
-    expect(resources.b.triggers_replace).toMatchObject({ removalPolicy: 'retain', aliases: '["old-b"]' });
-    expect(JSON.parse(resources.b.triggers_replace.props)).toMatchObject({ label: { $concat: ['child-of-', { $ref: { resource: 'a', attribute: 'id' } }] } });
+    expect(JSON.parse(resources.b.triggers_replace.spec)).toMatchObject({
+      removalPolicy: 'retain',
+      aliases: ['old-b'],
+      props: { label: { $concat: ['child-of-', { $ref: { resource: 'a', attribute: 'id' } }] } },
+    });
   });
 
   test('the reconciler runs the engine over the manifest after every lifecycle resource, and again when one is replaced', () => {
@@ -70,7 +73,8 @@ describe('terraform_data mode (default)', () => {
   test('the teardown registers the deployment once, never fails the apply, and deletes the stack on destroy', () => {
     const teardown = resources.pgstacks_teardown;
     expect(teardown.triggers_replace).toEqual({ stack: 'test' });
-    expect(teardown.depends_on).toEqual(['terraform_data.a', 'terraform_data.b']);
+    // Only lifecycle resources holding other Terraform resources' values (none here) go first.
+    expect(teardown.depends_on ?? []).toEqual([]);
     expect(teardown.lifecycle).toEqual({ create_before_destroy: true });
     const env = { PGSTACKS_STACK: 'test', PGSTACKS_RUN_MARKER: expect.any(String), PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/\.pgstacks\/state$/) };
     expect(teardown.provisioner.map((p: any) => p['local-exec'])).toEqual([
@@ -107,8 +111,10 @@ describe('terraform_data mode (default)', () => {
     app.synth();
     const stackDir = path.join(outdir, 'stacks/test');
     const tf = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8')).resource.terraform_data;
-    expect(JSON.parse(tf.a.triggers_replace.props).label).toBe('$${file("/etc/passwd")} %%{if x}');
-    expect(JSON.parse(tf.b.triggers_replace.props).label).toBe('v-${var.label}');
+    expect(JSON.parse(tf.a.triggers_replace.spec).props.label).toBe('$${file("/etc/passwd")} %%{if x}');
+    expect(JSON.parse(tf.b.triggers_replace.spec).props.label).toBe('v-${var.label}');
+    // b holds a variable's value: on destroy, the teardown runs before that value's source goes.
+    expect(tf.pgstacks_teardown.depends_on).toEqual(['terraform_data.b']);
     const env = tf.pgstacks.provisioner[0]['local-exec'].environment;
     expect(env.PGSTACKS_TF_0).toBe('${jsonencode("v-${var.label}")}');
     const manifest = JSON.parse(fs.readFileSync(path.join(stackDir, env.PGSTACKS_MANIFEST), 'utf8'));
@@ -131,8 +137,7 @@ describe('null_resource mode', () => {
     expect(json.terraform.required_providers.null).toMatchObject({ source: 'null' });
     const triggers = json.resource.null_resource.g.triggers;
     for (const value of Object.values(triggers)) expect(typeof value).toBe('string');
-    expect(JSON.parse(triggers.props)).toEqual({ endpoint, name: 'gamma', size: 3, label: { $ref: { resource: 'a', attribute: 'id' } } });
-    expect(triggers.removalPolicy).toBe('retain');
+    expect(JSON.parse(triggers.spec)).toMatchObject({ props: { endpoint, name: 'gamma', size: 3, label: { $ref: { resource: 'a', attribute: 'id' } } }, removalPolicy: 'retain' });
   });
 
   test('the reconciler reads self.triggers', () => {
@@ -234,7 +239,7 @@ describe('secrets and the synthesized output', () => {
       expect(files.length).toBeGreaterThan(2);
       for (const file of files) expect(fs.readFileSync(path.join(file.parentPath, file.name), 'utf8')).not.toContain(value);
       const json = fs.readFileSync(path.join(outdir, 'stacks', 'test', 'cdk.tf.json'), 'utf8');
-      expect(JSON.parse(JSON.parse(json).resource.terraform_data.a.triggers_replace.props).token).toEqual({ $secret: { fromEnv: 'WIDGET_TOKEN' } });
+      expect(JSON.parse(JSON.parse(json).resource.terraform_data.a.triggers_replace.spec).props.token).toEqual({ $secret: { fromEnv: 'WIDGET_TOKEN' } });
       fs.rmSync(outdir, { recursive: true });
     } finally {
       delete process.env.WIDGET_TOKEN;

@@ -24,7 +24,7 @@ describe("My CDKTF Application", () => {
       new GatewayUser(scope, "adf-sink", { project: project(scope) });
     });
     expect(synthesized).toHaveResourceWithProperties(TerraformData, {
-      triggers_replace: expect.objectContaining({ type: "cognite:gateway-user", id: "adf-sink", removalPolicy: "destroy" }),
+      triggers_replace: { spec: expect.stringContaining('"type":"cognite:gateway-user"') },
     });
     expect(synthesized).toContain("CDF_CLIENT_SECRET");
     expect(synthesized).not.toContain("the-secret-value");
@@ -44,7 +44,7 @@ describe("My CDKTF Application", () => {
     });
     const synthesized = Testing.synth(stack);
     expect(synthesized).toHaveResourceWithProperties(TerraformData, {
-      triggers_replace: expect.objectContaining({ type: "cognite:gateway-raw-table", id: "pumps" }),
+      triggers_replace: { spec: expect.stringContaining('"id":"pumps"') },
     });
     expect(JSON.parse(synthesized).resource.terraform_data).toHaveProperty("pgstacks.provisioner");
   });
