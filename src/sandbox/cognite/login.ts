@@ -3,7 +3,7 @@
  * form or as HTTP Basic auth, answered with OAuth's error shape.
  */
 import { z } from 'zod';
-import { HttpError } from '../errors';
+import { formDecode, oauthError, oauthErrorCode } from '../oauth';
 import { route, type Service } from '../http';
 import type { CogniteAuth } from './auth';
 import { clientErrorFromPostgres } from './errors';
@@ -46,28 +46,8 @@ export function loginService(auth: CogniteAuth): Service {
   return {
     prefix: '/login',
     routes: [token],
-    errorBody: (error) => ({ error: (error.details.error as string | undefined) ?? errorCode(error.status), error_description: error.message }),
+    errorBody: (error) => ({ error: (error.details.error as string | undefined) ?? oauthErrorCode(error.status), error_description: error.message }),
     invalidInput: (issues) => oauthError(400, 'invalid_request', issues[0]?.message ?? 'The request is not valid.'),
     translateError: clientErrorFromPostgres,
   };
-}
-
-function oauthError(status: number, error: string, description: string): HttpError {
-  return new HttpError(status, description, { error });
-}
-
-function errorCode(status: number): string {
-  if (status === 401) return 'invalid_client';
-  if (status === 413) return 'invalid_request';
-  if (status === 429) return 'temporarily_unavailable';
-  return status >= 500 ? 'server_error' : 'invalid_request';
-}
-
-/** Basic credentials are form-encoded (RFC 6749 §2.3.1); a stray `%` is taken literally. */
-function formDecode(value: string): string {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '));
-  } catch {
-    return value;
-  }
 }

@@ -5,7 +5,7 @@
  * Token errors use OAuth's `{error, error_description}` shape.
  */
 import { z } from 'zod';
-import { HttpError } from '../errors';
+import { formDecode, oauthError, oauthErrorCode } from '../oauth';
 import { route, type Service } from '../http';
 import type { DatabricksAuth } from './auth';
 
@@ -60,7 +60,7 @@ export function oidcService(host: string, auth: DatabricksAuth): Service {
         },
       }),
     ],
-    errorBody: (error) => ({ error: (error.details.error as string | undefined) ?? oauthCode(error.status), error_description: error.message }),
+    errorBody: (error) => ({ error: (error.details.error as string | undefined) ?? oauthErrorCode(error.status), error_description: error.message }),
     invalidInput: (issues) => oauthError(400, 'invalid_request', issues[0]?.message ?? 'The request is not valid'),
   };
 }
@@ -76,25 +76,6 @@ export function hostMetadataService(host: string, workspaceId: string, accountId
         handler: () => ({ oidc_endpoint: `${host}/oidc`, workspace_id: workspaceId, account_id: accountId }),
       }),
     ],
-    errorBody: (error) => ({ error_code: oauthCode(error.status), message: error.message }),
+    errorBody: (error) => ({ error_code: oauthErrorCode(error.status), message: error.message }),
   };
-}
-
-function oauthError(status: number, error: string, description: string): HttpError {
-  return new HttpError(status, description, { error });
-}
-
-function oauthCode(status: number): string {
-  if (status === 401) return 'invalid_client';
-  if (status === 429) return 'temporarily_unavailable';
-  return status >= 500 ? 'server_error' : 'invalid_request';
-}
-
-/** Basic credentials are form-encoded (RFC 6749 §2.3.1); a stray `%` is taken literally. */
-function formDecode(value: string): string {
-  try {
-    return decodeURIComponent(value.replace(/\+/g, ' '));
-  } catch {
-    return value;
-  }
 }
