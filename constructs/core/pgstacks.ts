@@ -209,14 +209,13 @@ export class PgstacksRuntime extends Construct {
 
   /** Synthesizes the lifecycle resource of a service connection: its props, for Terraform's plan. */
   /** The stack's connections' props by id, to validate a resource's props with its connection in place. */
-  get connectionProps(): ReadonlyMap<string, JsonObject> {
-    return new Map(this.connections.map((c) => [c.id, c.props]));
-  }
+  readonly connectionProps = new Map<string, JsonObject>();
 
   registerConnection(owner: Construct, logicalId: string, props: JsonObject): void {
     const triggers = { spec: JSON.stringify(canonicalize({ connection: logicalId, props: escapeTemplates(props) })) };
     const lifecycle = this.resource(owner, 'Lifecycle', this.terraformName(logicalId), triggers, {});
     this.connections.push({ id: logicalId, props, lifecycle });
+    this.connectionProps.set(logicalId, props);
   }
 
   /** Synthesizes the lifecycle resource of one managed resource: its spec, for Terraform's plan. */
