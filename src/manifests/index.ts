@@ -9,7 +9,13 @@ export const SERVICES = [cognite, databricks, atlan, splitgraph] as const;
 export type Services = typeof SERVICES;
 export { defineService, emulatorAt, type EmulatorReference, type ServiceManifest } from './service';
 
-/** Registers every service's resource types (the handler, the CLI, tests). */
-export function loadResourceTypes(): void {
-  for (const service of SERVICES) service.loadResourceTypes();
+/**
+ * Registers the resource types of the services that `typeNames` belong to (a type's name starts
+ * with its service's: `cognite:gateway-user`); with no names, every service's (the CLI, tests).
+ * Types from elsewhere (a stack's own) are registered by their modules, bundled ahead.
+ */
+export function loadResourceTypes(typeNames?: readonly string[]): void {
+  for (const service of SERVICES) {
+    if (!typeNames || typeNames.some((name) => name.startsWith(`${service.name}:`))) service.loadResourceTypes();
+  }
 }

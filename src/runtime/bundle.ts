@@ -18,6 +18,7 @@ const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 const PREBUILT = path.join(PACKAGE_ROOT, HANDLER_FILE);
 /** The handler's entry module: the built-in types, then the handler's main. */
 const ENTRY = path.resolve(__dirname, '..', 'handler-entry');
+const EARLY = path.resolve(__dirname, 'early-secrets');
 
 /** A resource type as the bundle needs it: its name and the module that defines it. */
 export interface BundledType {
@@ -51,8 +52,11 @@ export function buildHandler(extraModules: readonly string[], outFile?: string):
   const cached = built.get(key);
   if (cached && fs.existsSync(cached)) return cached;
 
-  // The extra types register before the entry runs the handler.
-  const entry = [...modules, ENTRY].map((m) => `require(${JSON.stringify(m)});`).join('\n');
+  // The slow hashes start first (early-secrets.ts); the extra types register before the entry runs the handler.
+  const entry = [
+    `require(${JSON.stringify(EARLY)}).startDerivingSecrets(process.env);`,
+    ...[...modules, ENTRY].map((m) => `require(${JSON.stringify(m)});`),
+  ].join('\n');
   const result = buildSync({
     stdin: { contents: entry, resolveDir: PACKAGE_ROOT, sourcefile: 'pgstacks-handler-entry.js', loader: 'js' },
     absWorkingDir: PACKAGE_ROOT, // module comments are relative to it, so the output is reproducible

@@ -3,8 +3,8 @@
  * - `test:widget`: unique names, so replacement is delete-before-create; DESTROY by default.
  * - `test:gadget`: names may repeat, so replacement is create-before-delete; RETAIN by default.
  */
-import { request } from 'undici';
 import { z } from 'zod';
+import { send } from '../../src/clients/http';
 import { defineResourceType, type HandlerContext, type ResourceType } from '../../src/runtime/resource-type';
 import type { Thing } from './widget-server';
 
@@ -23,14 +23,17 @@ export type ThingProps = z.infer<typeof thingSchema>;
 type ThingOutputs = { id: string; name: string; size: number; color: string | null; label: string | null };
 
 async function call(props: ThingProps, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown) {
-  const res = await request(`${props.endpoint}${path}`, {
+  // The service clients' HTTP plumbing, without retries: the tests count every call.
+  const res = await send({
+    url: `${props.endpoint}${path}`,
     method,
     headers: { 'content-type': 'application/json', ...(props.token ? { authorization: `Bearer ${props.token}` } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
+    retry: { statusCodes: [], errorCodes: [] },
   });
-  const text = await res.body.text();
-  if (res.statusCode >= 400 && res.statusCode !== 404) throw new Error(`${method} ${path}: HTTP ${res.statusCode} ${text}`);
-  return { status: res.statusCode, headers: res.headers, json: text ? JSON.parse(text) : undefined };
+  const text = res.text;
+  if (res.status >= 400 && res.status !== 404) throw new Error(`${method} ${path}: HTTP ${res.status} ${text}`);
+  return { status: res.status, headers: res.headers, json: text ? JSON.parse(text) : undefined };
 }
 
 const outputs = (t: Thing): ThingOutputs => ({ id: t.id, name: t.name, size: t.size, color: t.color ?? null, label: t.label ?? null });

@@ -17,3 +17,8 @@ export const STATE_DATABASE_VARIABLE = 'PGSTACKS_STATE_DATABASE_URL';
 export const STATE_DATABASE_FROM_VARIABLE = 'PGSTACKS_STATE_DATABASE_FROM';
 /** The PostgreSQL schema of the state tables. @default 'pgstacks' */
 export const STATE_SCHEMA_VARIABLE = 'PGSTACKS_STATE_SCHEMA';
+
+/** A local state directory's metadata file of `stack` (read by the store, and by the handler as it starts). */
+export function localMetaFile(root: string, stack: string): string {
+  return path.join(root, encodeURIComponent(stack), '_stack.meta');
+}

@@ -6,7 +6,7 @@
  * scrypt is slow on purpose (~40 ms), so one engine run derives each key once: records sealed in
  * one run share its salt, and derived keys and fingerprints are memoized per process.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
 
 export type SealedSecrets =
   | { readonly encrypted: false; readonly values: Record<string, string> }
@@ -26,9 +26,11 @@ export const STATE_KEY_VARIABLE = 'PGSTACKS_STATE_KEY';
 
 const derived = new Map<string, Buffer>();
 
+const memoKey = (secret: string, salt: Buffer) => createHash('sha256').update(salt).update('\0').update(secret).digest('base64');
+
 /** scrypt(secret, salt), memoized by a hash of both, so the secret itself is not a map key. */
 function slowHash(secret: string, salt: Buffer): Buffer {
-  const key = createHash('sha256').update(salt).update('\0').update(secret).digest('base64');
+  const key = memoKey(secret, salt);
   let value = derived.get(key);
   if (!value) derived.set(key, (value = scryptSync(secret, salt, 32)));
   return value;
@@ -37,6 +39,34 @@ function slowHash(secret: string, salt: Buffer): Buffer {
 let processSalt: Buffer | undefined;
 /** The salt of everything this process seals or fingerprints. */
 const runSalt = () => (processSalt ??= randomBytes(16));
+
+/**
+ * Seals and fingerprints with `salt` (base64) from now on: a stack keeps the salt of its key
+ * check, so a run derives its state key once, for the check and for sealing alike.
+ */
+export function useSalt(salt: string): void {
+  processSalt = Buffer.from(salt, 'base64');
+}
+
+/**
+ * Derives the hashes a run will need (the state key, the fingerprints of secret inputs) on
+ * libuv's threads, while the main thread goes on loading the resource types; the synchronous
+ * calls then find them memoized.
+ */
+export function prederive(secrets: readonly string[]): Promise<void> {
+  const salt = runSalt();
+  return Promise.all(
+    [...new Set(secrets)].filter((secret) => !derived.has(memoKey(secret, salt))).map(
+      (secret) =>
+        new Promise<void>((resolve) =>
+          scrypt(secret, salt, 32, (err, value) => {
+            if (!err) derived.set(memoKey(secret, salt), value);
+            resolve(); // on an error, the synchronous call derives it (and reports)
+          }),
+        ),
+    ),
+  ).then(() => undefined);
+}
 
 const deriveKey = (passphrase: string, salt: Buffer) => slowHash(passphrase, salt);
 

@@ -1,0 +1,50 @@
+/**
+ * The first thing the handler bundle runs: it starts the slow hashes an engine run will need (the
+ * state key's, and the fingerprints of its Secret.fromEnv inputs) on libuv's threads, so scrypt
+ * runs while the main thread loads the runtime and the resource types, instead of after. It reads
+ * only the environment, the manifest and a local store's stack metadata (for the salt of the
+ * stack's key check); with a database store it leaves the derivation to the run.
+ */
+import * as fs from 'node:fs';
+import { HANDLER_ENV } from './handler-env';
+import { localMetaFile, stateDirectory, STATE_DATABASE_FROM_VARIABLE, STATE_DATABASE_VARIABLE } from './state/location';
+import { prederive, STATE_KEY_VARIABLE, useSalt } from './state/secrets';
+
+export function startDerivingSecrets(env: NodeJS.ProcessEnv): void {
+  const stack = env[HANDLER_ENV.stack];
+  const manifestFile = env[HANDLER_ENV.manifest];
+  if (!stack || !manifestFile || env[STATE_DATABASE_FROM_VARIABLE] || env[STATE_DATABASE_VARIABLE]) return;
+  try {
+    const meta = readJson(localMetaFile(stateDirectory(env), stack)) as { keyCheck?: { salt?: string } } | undefined;
+    if (meta?.keyCheck?.salt) useSalt(meta.keyCheck.salt);
+    const key = env[STATE_KEY_VARIABLE];
+    void prederive([...(key ? [key] : []), ...secretInputs(readJson(manifestFile), env)]);
+  } catch {
+    // Nothing lost: the run derives what it needs when it needs it, and reports what is wrong.
+  }
+}
+
+/** The values of the environment variables that the `Secret.fromEnv` markers in `value` name. */
+export function secretInputs(value: unknown, env: NodeJS.ProcessEnv): string[] {
+  const values: string[] = [];
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) v.forEach(walk);
+    else if (v && typeof v === 'object') {
+      const fromEnv = (v as { $secret?: { fromEnv?: unknown } }).$secret?.fromEnv;
+      if (typeof fromEnv === 'string' && Object.keys(v).length === 1) {
+        const found = env[fromEnv];
+        if (found) values.push(found);
+      } else Object.values(v).forEach(walk);
+    }
+  };
+  walk(value);
+  return values;
+}
+
+function readJson(file: string): unknown {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
