@@ -58,7 +58,7 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
     this.logicalId = this.node.path.slice(stack.node.path.length + 1);
     this.removalPolicy = options.removalPolicy ?? (type.defaultRemovalPolicy as RemovalPolicy);
 
-    const { props: specProps, references } = toSpecProps(props);
+    const { props: specProps, references, terraformValues } = toSpecProps(props);
     // With its connection in place, a construct's props are judged whole (and validated faster:
     // a connection marker would be one more deferred issue per field of the connection).
     const runtime = PgstacksRuntime.of(this);
@@ -85,15 +85,15 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
       aliases,
       ...(options.timeout && { timeoutSeconds: Math.max(1, options.timeout.toSeconds()) }),
     };
-    this.lifecycleResource = PgstacksRuntime.of(this).register(this, spec, type.module);
+    this.lifecycleResource = runtime.register(this, spec, type.module, terraformValues);
   }
 
   /**
-   * For `dependsOn`: the stack's reconciler, so a resource that depends on this one waits until
-   * the engine run that applies it has finished.
+   * For `dependsOn`: the last of the stack's pgstacks resources, so a resource that depends on
+   * this one waits until the engine run that applies it has finished.
    */
   get fqn(): string {
-    return PgstacksRuntime.of(this).reconciler.fqn;
+    return PgstacksRuntime.of(this).rerun.fqn;
   }
 
   /**

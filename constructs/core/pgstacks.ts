@@ -1,8 +1,9 @@
 /**
  * Per-stack wiring (docs/lifecycle.md): one lifecycle resource per pgstacks construct, carrying
  * its spec for Terraform's plan; the reconciler, which runs the engine once per apply over the
- * stack manifest; the teardown, whose destroy provisioner deletes what the stack made; and the
- * handler and manifest assets they run.
+ * stack manifest; the rerun, which runs it when a lifecycle resource alone was replaced; the
+ * teardown, whose destroy provisioner deletes what the stack made; and the handler and manifest
+ * assets they run.
  */
 import { NullProvider } from '@cdktf/provider-null/lib/provider';
 import { Resource as NullResource } from '@cdktf/provider-null/lib/resource';
@@ -31,7 +32,7 @@ import { handlerBundle, synthWorkDirectory, type BundledType } from '../../src/r
 import { HANDLER_ENV, type HandlerCommand } from '../../src/runtime/handler-env';
 import type { ResourceType } from '../../src/runtime/resource-type';
 import { NO_UNFINISHED_RUN } from '../../src/runtime/run-marker';
-import { canonicalize, encodeTriggers, isMarkerValue, isObject, type Json, type JsonObject, type ResourceSpec, type StackManifest } from '../../src/runtime/spec';
+import { canonicalize, encodeTriggers, isMarkerValue, isObject, specJson, type Json, type JsonObject, type ResourceSpec } from '../../src/runtime/spec';
 import { DEFAULT_STATE_DIR_VARIABLE, STATE_DATABASE_FROM_VARIABLE, STATE_SCHEMA_VARIABLE } from '../../src/runtime/state/location';
 import { StateBackend } from './state-backend';
 
@@ -117,8 +118,12 @@ class TerraformData extends TerraformResource {
 
 const RUNTIME_ID = 'pgstacks';
 const RECONCILER_NAME = 'pgstacks';
+const RERUN_NAME = 'pgstacks_rerun';
+const START_NAME = 'pgstacks_start';
 const TEARDOWN_NAME = 'pgstacks_teardown';
 const MARKER_FILE = '.unfinished-run';
+const RECONCILED_FILE = '.reconciled';
+const NEW_DEPLOYMENT_FILE = '.new-deployment';
 
 interface Prepared {
   readonly handler: TerraformAsset;
@@ -130,6 +135,8 @@ interface Entry {
   readonly spec: ResourceSpec;
   readonly typeModule: string;
   readonly lifecycle: TerraformResource;
+  /** Its spec's manifest text, when it holds no Terraform value (made once, at register). */
+  readonly json?: string;
 }
 
 /** @internal The per-stack singleton behind every pgstacks resource. */
@@ -141,14 +148,26 @@ export class PgstacksRuntime extends Construct {
 
   readonly stackName: string;
   readonly kind: LifecycleResourceKind;
-  /** The run engine: a user's resource that depends on a pgstacks construct waits for it. */
+  /** Runs the engine when the manifest changed or the last run did not finish. */
   readonly reconciler: TerraformResource;
+  /**
+   * The last of the stack's pgstacks resources: after the reconciler and every lifecycle
+   * resource. A user's resource that depends on a pgstacks construct waits for it.
+   */
+  readonly rerun: TerraformResource;
+  /** Every lifecycle resource waits for it, so Terraform starts the reconciler first. */
+  private readonly start: TerraformResource;
   private readonly teardown: TerraformResource;
   private readonly stateDirectory: string;
   private readonly extraTypes: BundledType[];
   private readonly entries: Entry[] = [];
   private readonly connections: Array<{ readonly id: string; readonly props: JsonObject; readonly lifecycle: TerraformResource }> = [];
-  private readonly names = new Map<string, string>([[RECONCILER_NAME, '(reconciler)'], [TEARDOWN_NAME, '(teardown)']]);
+  private readonly names = new Map<string, string>([
+    [RECONCILER_NAME, '(reconciler)'],
+    [RERUN_NAME, '(rerun)'],
+    [START_NAME, '(start)'],
+    [TEARDOWN_NAME, '(teardown)'],
+  ]);
   /** Terraform-only values in specs (another provider's attribute), by the variable that carries them. */
   private readonly terraformValues = new Map<string, unknown>();
   private prepared?: Prepared;
@@ -165,8 +184,9 @@ export class PgstacksRuntime extends Construct {
     // terraform_data needs Terraform >= 1.4 (replace_triggered_by 1.2). Declared rather than
     // checked: Terraform refuses an older version with a clear message, and synth runs no process.
     stack.addOverride('terraform.required_version', '>= 1.4');
-    const markerFile = `${this.stateDirectory}/${encodeURIComponent(this.stackName)}/${MARKER_FILE}`;
-    const self = (field: string) => `\${self.${this.kind === LifecycleResourceKind.TERRAFORM_DATA ? 'triggers_replace' : 'triggers'}.${field}}`;
+    const markerDir = `${this.stateDirectory}/${encodeURIComponent(this.stackName)}`;
+    const markerFile = `${markerDir}/${MARKER_FILE}`;
+    const self = (field: string) => `\${self.${this.triggersAttribute}.${field}}`;
     const stateEnv = {
       [HANDLER_ENV.stack]: this.stackName,
       [DEFAULT_STATE_DIR_VARIABLE]: this.stateDirectory,
@@ -176,13 +196,23 @@ export class PgstacksRuntime extends Construct {
     };
     // Never tainted (its create-time work may fail without failing the apply), and replaced
     // create-before-destroy (the deposed copy goes without its destroy provisioner): its destroy
-    // provisioner runs on a real destroy only, whatever happened to the applies before.
+    // provisioner runs on a real destroy only, whatever happened to the applies before. When
+    // Terraform creates it, it leaves its id for the reconciler: the records then belong to a new
+    // deployment (a shell command: no second Node process on a first deploy).
     this.teardown = this.resource(this, 'teardown', TEARDOWN_NAME, { stack: this.stackName }, { lifecycle: { createBeforeDestroy: true } });
-    const deploymentOfSelf = { [HANDLER_ENV.deployment]: '${self.id}', ...stateEnv };
-    this.provision(this.teardown, [
-      { command: 'register', environment: deploymentOfSelf, onFailure: 'continue' },
-      { command: 'destroy', environment: stateEnv, when: 'destroy' },
+    const newDeploymentFile = `${markerDir}/${NEW_DEPLOYMENT_FILE}`;
+    this.teardown.addOverride('provisioner', [
+      {
+        'local-exec': {
+          command: `umask 077 && mkdir -p "$$\{${HANDLER_ENV.newDeployment}%/*}" && printf '%s\\n' "$${HANDLER_ENV.deployment}" > "$${HANDLER_ENV.newDeployment}"`,
+          quiet: true,
+          on_failure: 'continue',
+          environment: { [HANDLER_ENV.deployment]: '${self.id}', [HANDLER_ENV.newDeployment]: newDeploymentFile },
+        },
+      },
+      this.handlerRun('destroy', stateEnv, { when: 'destroy' }),
     ]);
+    this.start = this.resource(this, 'start', START_NAME, { stack: this.stackName }, { dependsOn: [this.teardown] });
 
     const triggers = Lazy.anyValue({
       produce: () => ({
@@ -192,16 +222,32 @@ export class PgstacksRuntime extends Construct {
       }),
     });
     this.reconciler = this.resource(this, 'reconciler', RECONCILER_NAME, triggers, {});
-    const environment = Lazy.anyValue({
-      produce: () => ({
-        [HANDLER_ENV.manifest]: this.prepare().manifest.path,
-        [HANDLER_ENV.plannedRun]: self('unfinished_run'),
-        [HANDLER_ENV.deployment]: `\${${address(this.teardown)}.id}`,
-        ...stateEnv,
-        ...Object.fromEntries([...this.terraformValues].map(([name, value]) => [name, Fn.jsonencode(value)])),
-      }),
+    const reconcileEnv = (reconciler: string, plannedRun: string) =>
+      Lazy.anyValue({
+        produce: () => ({
+          [HANDLER_ENV.manifest]: this.prepare().manifest.path,
+          [HANDLER_ENV.plannedRun]: plannedRun,
+          [HANDLER_ENV.deployment]: `\${${address(this.teardown)}.id}`,
+          [HANDLER_ENV.newDeployment]: newDeploymentFile,
+          [HANDLER_ENV.reconciler]: reconciler,
+          [HANDLER_ENV.reconciled]: `${markerDir}/${RECONCILED_FILE}`,
+          ...stateEnv,
+          ...Object.fromEntries([...this.terraformValues].map(([name, value]) => [name, Fn.jsonencode(value)])),
+        }),
+      });
+    this.reconciler.addOverride('provisioner', [this.handlerRun('reconcile', reconcileEnv('${self.id}', self('unfinished_run')))]);
+
+    // Replaced with the reconciler, and whenever a lifecycle resource is replaced (`-replace`,
+    // taint); it runs the engine unless the reconciler already did in this apply.
+    const reconcilerId = `\${${address(this.reconciler)}.id}`;
+    this.rerun = this.resource(this, 'rerun', RERUN_NAME, { reconciler: reconcilerId }, {});
+    const rerun = this.handlerRun('reconcile', reconcileEnv(reconcilerId, `\${${address(this.reconciler)}.${this.triggersAttribute}.unfinished_run}`));
+    rerun['local-exec'].command = Lazy.stringValue({
+      produce: () =>
+        `if [ "$(cat "$${HANDLER_ENV.reconciled}" 2>/dev/null)" = "$${HANDLER_ENV.reconciler}" ]; then rm -f "$${HANDLER_ENV.reconciled}"; ` +
+        `else unset ${HANDLER_ENV.reconciler}; exec node ${this.prepare().handler.path} reconcile; fi`,
     });
-    this.provision(this.reconciler, [{ command: 'reconcile', environment }]);
+    this.rerun.addOverride('provisioner', [rerun]);
     // Prepared by whichever comes first: App.synth's preparing resolve (which may add constructs)
     // reaches the provisioner command; Testing.synth runs aspects.
     Aspects.of(stack).add({ visit: (node) => node === stack && this.prepare() });
@@ -218,11 +264,18 @@ export class PgstacksRuntime extends Construct {
     this.connectionProps.set(logicalId, props);
   }
 
-  /** Synthesizes the lifecycle resource of one managed resource: its spec, for Terraform's plan. */
-  register(owner: Construct, spec: ResourceSpec, typeModule: string): TerraformResource {
-    const triggers = encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject });
+  /**
+   * Synthesizes the lifecycle resource of one managed resource: its spec, for Terraform's plan.
+   * `terraformValues`: its props hold values only Terraform knows, which the manifest gets by
+   * variable. Otherwise the manifest's text of the spec is the lifecycle resource's, made once.
+   */
+  register(owner: Construct, spec: ResourceSpec, typeModule: string, terraformValues = true): TerraformResource {
+    const json = terraformValues ? undefined : specJson(spec);
+    // Literal `${` and `%{` must be escaped for Terraform (rare: the text is searched, not walked).
+    const plain = json !== undefined && !json.includes('${') && !json.includes('%{');
+    const triggers = plain ? { spec: json } : encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject });
     const lifecycle = this.resource(owner, 'Lifecycle', this.terraformName(spec.id), triggers, {});
-    this.entries.push({ spec, typeModule, lifecycle });
+    this.entries.push({ spec, typeModule, lifecycle, json });
     return lifecycle;
   }
 
@@ -235,20 +288,20 @@ export class PgstacksRuntime extends Construct {
     return resource;
   }
 
-  /** Quiet handler provisioners; `exec` makes node Terraform's child, so it notices when Terraform dies. */
-  private provision(resource: TerraformResource, runs: ReadonlyArray<{ command: HandlerCommand; environment: Record<string, string> | IResolvable; when?: 'destroy'; onFailure?: 'continue' }>): void {
-    resource.addOverride(
-      'provisioner',
-      runs.map(({ command, environment, when, onFailure }) => ({
-        'local-exec': {
-          command: Lazy.stringValue({ produce: () => `exec node ${this.prepare().handler.path} ${command}` }),
-          quiet: true,
-          ...(when ? { when } : {}),
-          ...(onFailure ? { on_failure: onFailure } : {}),
-          environment,
-        },
-      })),
-    );
+  private get triggersAttribute(): string {
+    return this.kind === LifecycleResourceKind.TERRAFORM_DATA ? 'triggers_replace' : 'triggers';
+  }
+
+  /** A quiet handler provisioner; `exec` makes node Terraform's child, so it notices when Terraform dies. */
+  private handlerRun(command: HandlerCommand, environment: Record<string, string> | IResolvable, options: { when?: 'destroy' } = {}): { 'local-exec': Record<string, unknown> } {
+    return {
+      'local-exec': {
+        command: Lazy.stringValue({ produce: () => `exec node ${this.prepare().handler.path} ${command}` }),
+        quiet: true,
+        ...options,
+        environment,
+      },
+    };
   }
 
   /** Readable Terraform names (`terraform_data.cdf_adf-sink`), unique within the stack. */
@@ -271,12 +324,11 @@ export class PgstacksRuntime extends Construct {
       if (this.terraformValues.size > before) referencing.push(lifecycle);
       return out;
     };
-    const manifest: StackManifest = {
-      stack: this.stackName,
-      connections: this.connections.map((c) => ({ id: c.id, props: withValues(c.lifecycle, c.props) })),
-      resources: this.entries.map((e) => ({ ...e.spec, props: withValues(e.lifecycle, e.spec.props) })),
-    };
-    const text = `${JSON.stringify(canonicalize(manifest), null, 1)}\n`;
+    // The manifest's text is put together from each spec's (canonical, keys in order), so specs
+    // are not walked and serialized a second time.
+    const connections = this.connections.map((c) => JSON.stringify(canonicalize({ id: c.id, props: withValues(c.lifecycle, c.props) })));
+    const resources = this.entries.map((e) => e.json ?? specJson({ ...e.spec, props: withValues(e.lifecycle, e.spec.props) }));
+    const text = `{"connections":[${connections.join(',\n')}],\n"resources":[${resources.join(',\n')}],\n"stack":${JSON.stringify(this.stackName)}}\n`;
     const digest = createHash('sha256').update(text).digest('hex');
     const file = path.join(synthWorkDirectory(), digest.slice(0, 16), 'pgstacks-manifest.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
@@ -291,11 +343,15 @@ export class PgstacksRuntime extends Construct {
     };
     const lifecycles = [...this.connections, ...this.entries].map((e) => address(e.lifecycle));
     // The teardown goes after the lifecycle resources that hold other resources' values (so on
-    // destroy it runs before what they reference is destroyed); the reconciler after the
-    // teardown, and again whenever a lifecycle resource is replaced.
+    // destroy it runs before what they reference is destroyed), and the reconciler after the
+    // teardown. The other lifecycle resources wait for the start resource, which Terraform
+    // creates with the reconciler: the engine run then overlaps Terraform's recording of them,
+    // rather than starting after the last. The rerun comes after all.
     this.teardown.dependsOn = referencing.map(address);
     this.reconciler.dependsOn = [address(this.teardown)];
-    if (lifecycles.length) this.reconciler.addOverride('lifecycle.replace_triggered_by', lifecycles);
+    const waiting = new Set(referencing);
+    for (const { lifecycle } of [...this.connections, ...this.entries]) if (!waiting.has(lifecycle)) lifecycle.dependsOn = [address(this.start)];
+    if (lifecycles.length) this.rerun.addOverride('lifecycle.replace_triggered_by', lifecycles);
     const stack = TerraformStack.of(this);
     if (this.kind === LifecycleResourceKind.NULL_RESOURCE && !stack.node.findAll().some((c) => c instanceof NullProvider)) {
       new NullProvider(this, 'null');
@@ -320,7 +376,7 @@ export class PgstacksRuntime extends Construct {
   }
 
   private checkNameClashes(stack: TerraformStack): void {
-    const ours = new Set([...this.entries.map((e) => e.lifecycle), ...this.connections.map((c) => c.lifecycle), this.reconciler, this.teardown]);
+    const ours = new Set([...this.entries.map((e) => e.lifecycle), ...this.connections.map((c) => c.lifecycle), this.reconciler, this.rerun, this.start, this.teardown]);
     for (const other of stack.node.findAll()) {
       if (!(other instanceof TerraformResource) || ours.has(other)) continue;
       if (other.terraformResourceType === this.kind && this.names.has(other.friendlyUniqueId)) {

@@ -52,11 +52,18 @@ export class AttributeRef implements IResolvable {
 export interface SpecProps {
   readonly props: JsonObject;
   readonly references: readonly AttributeRef[];
+  /** Whether the props keep values only Terraform knows (another resource's attribute, a variable). */
+  readonly terraformValues: boolean;
 }
 
 /** Converts construct props to spec JSON. Other Terraform tokens are kept for cdktf to resolve. */
 export function toSpecProps(props: Record<string, unknown>): SpecProps {
   const references: AttributeRef[] = [];
+  let terraformValues = false;
+  const kept = <T>(value: T): T => {
+    terraformValues = true;
+    return value;
+  };
   const convert = (value: unknown): Json | undefined => {
     if (value === undefined) return undefined;
     if (Secret.isSecret(value)) return value.toMarker() as unknown as Json;
@@ -64,18 +71,22 @@ export function toSpecProps(props: Record<string, unknown>): SpecProps {
       references.push(value);
       return value.toMarker() as unknown as Json;
     }
-    if (typeof value === 'string') return Token.isUnresolved(value) ? convertTokenString(value, references) : value;
+    if (typeof value === 'string') {
+      if (!Token.isUnresolved(value)) return value;
+      const converted = convertTokenString(value, references);
+      return typeof converted === 'string' || (isObject(converted) && '$concat' in converted && (converted.$concat as unknown[]).some((p) => typeof p === 'string' && Token.isUnresolved(p))) ? kept(converted) : converted;
+    }
     if (typeof value === 'number') {
       const token = Token.isUnresolved(value) ? Tokenization.reverseNumber(value) : undefined;
       if (token && AttributeRef.isAttributeRef(token)) return convert(token);
-      return value;
+      return token ? kept(value) : value;
     }
     if (Array.isArray(value)) {
-      if (Token.isUnresolved(value)) return value as Json;
+      if (Token.isUnresolved(value)) return kept(value as Json);
       return value.map((v) => convert(v) ?? null);
     }
     if (isObject(value)) {
-      if (Tokenization.isResolvable(value)) return value as unknown as Json;
+      if (Token.isUnresolved(value)) return kept(value as unknown as Json); // a resolvable, or a map token
       const out: JsonObject = {};
       for (const [key, v] of Object.entries(value)) {
         const converted = convert(v);
@@ -85,7 +96,7 @@ export function toSpecProps(props: Record<string, unknown>): SpecProps {
     }
     return value as Json;
   };
-  return { props: (convert(props) ?? {}) as JsonObject, references };
+  return { props: (convert(props) ?? {}) as JsonObject, references, terraformValues };
 }
 
 type Fragment =

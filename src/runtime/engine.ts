@@ -5,6 +5,7 @@
  * what the code no longer declares (dependents first), then the declared resources in dependency
  * order with bounded parallelism, then the old halves of create-before-delete replacements.
  */
+import { secretInputs } from './early-secrets';
 import { runGraph, SkippedError } from './graph';
 import { HANDLER_ENV } from './handler-env';
 import { formatDuration, type Logger } from './log';
@@ -24,7 +25,7 @@ import {
 import { dependenciesOf, resolveProps, secretKey, substituteSecrets, type Ref, type RefValue, type ResolvedProps } from './resolve';
 import { getResourceType, type CreateResult, type HandlerContext, type Outputs, type ReadResult, type ResourceType } from './resource-type';
 import { expandConnections, isConcatMarker, isRefMarker, isSecretMarker, type Json, type JsonObject, type ResourceSpec, type StackManifest } from './spec';
-import { fingerprint, keyCheck, keyMatches, newSalt, openSecrets, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE, type SealedSecrets } from './state/secrets';
+import { fingerprint, keyCheck, keyMatches, newSalt, openSecrets, prederive, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE, useSalt, type SealedSecrets } from './state/secrets';
 import type { ResourceRecord, StackMeta, StateStore } from './state/store';
 
 export interface EngineOptions {
@@ -38,6 +39,11 @@ export interface EngineOptions {
   /** How many resources are worked on at once. @default 10, as Terraform's -parallelism */
   readonly parallelism?: number;
   readonly resolveType?: (name: string) => ResourceType | undefined;
+  /**
+   * Registers the resource types named (the manifest's and the records'), before the run looks
+   * any up. The handler loads only the services a stack uses.
+   */
+  readonly loadTypes?: (names: readonly string[]) => void;
   /**
    * The stack's Terraform deployment (its teardown resource's id, kept by Terraform for the
    * stack's life). When the store does not know it, the state was lost: what can be found by its
@@ -58,6 +64,11 @@ export interface RunHooks {
   end?(): Promise<void>;
   /** Asked before each resource starts; a reason stops the run (what runs finishes). */
   stopReason?(): string | undefined;
+  /**
+   * Terraform created the stack's deployment (its teardown) in this apply: the records belong
+   * to it from now on, and a stack with no records is new, not one whose state was lost.
+   */
+  newDeployment?: boolean;
 }
 
 /** A failure the user can act on; printed without a stack trace. */
@@ -96,14 +107,15 @@ export class LifecycleEngine {
 
   /** The stack plan, without changing anything (reads only, no lock). */
   async plan(manifest: StackManifest): Promise<StackPlan> {
-    return (await this.open(manifest.stack)).plan(withConnections(manifest));
+    return (await this.open(manifest.stack, manifest)).plan(withConnections(manifest));
   }
 
   /** Drives the stack's remote objects and records to the manifest. */
   async reconcile(manifest: StackManifest, hooks: RunHooks = {}): Promise<StackPlan> {
     await hooks.begin?.();
     return this.store.withLock(manifest.stack, async () => {
-      const run = await this.open(manifest.stack);
+      if (hooks.newDeployment && this.options.deployment) await this.recordDeployment(manifest.stack, this.options.deployment);
+      const run = await this.open(manifest.stack, manifest);
       await run.checkKey(manifest.resources.map((r) => r.type));
       const plan = await run.plan(withConnections(manifest));
       for (const line of formatPlan(plan)) this.logger.line(line);
@@ -141,7 +153,7 @@ export class LifecycleEngine {
    */
   async importRecord(manifest: StackManifest, id: string, physicalId: string | undefined): Promise<string> {
     return this.store.withLock(manifest.stack, async () => {
-      const run = await this.open(manifest.stack);
+      const run = await this.open(manifest.stack, manifest);
       await run.checkKey();
       return run.importRecord(withConnections(manifest), id, physicalId);
     });
@@ -149,14 +161,25 @@ export class LifecycleEngine {
 
   /** Marks the stack's records as belonging to Terraform deployment `deployment` (the teardown's create). */
   async registerDeployment(stack: string, deployment: string): Promise<void> {
-    await this.store.withLock(stack, async () => {
-      const meta = await this.store.getMeta(stack);
-      if (meta?.deployment !== deployment) await this.store.putMeta(stack, { ...meta, deployment });
-    });
+    await this.store.withLock(stack, () => this.recordDeployment(stack, deployment));
   }
 
-  private async open(stack: string): Promise<StackRun> {
+  private async recordDeployment(stack: string, deployment: string): Promise<void> {
+    const meta = await this.store.getMeta(stack);
+    if (meta?.deployment !== deployment) await this.store.putMeta(stack, { ...meta, deployment });
+  }
+
+  /**
+   * Loads the stack's records, and the types they and `manifest` name. The slow hashes the run
+   * will need are derived on other threads meanwhile (secrets.ts).
+   */
+  private async open(stack: string, manifest?: StackManifest): Promise<StackRun> {
     const [records, meta] = await Promise.all([this.store.list(stack), this.store.getMeta(stack)]);
+    if (meta?.keyCheck) useSalt(meta.keyCheck.salt);
+    const key = this.options.env[STATE_KEY_VARIABLE];
+    const derived = prederive([...(key ? [key] : []), ...(manifest ? secretInputs([manifest.connections, manifest.resources], this.options.env) : [])]);
+    this.options.loadTypes?.([...new Set([...(manifest?.resources ?? []).map((r) => r.type), ...records.map((r) => r.type)])]);
+    await derived;
     return new StackRun({ ...this.options, timeoutMs: this.timeoutMs, parallelism: this.parallelism }, stack, records, meta);
   }
 

@@ -1,16 +1,15 @@
 /**
- * The handler's entry point, run by the stack's two pgstacks resources in Terraform:
- * `node pgstacks-handler.js reconcile` (the reconciler's create-time provisioner: one engine run
- * over the stack manifest), `register` (the teardown's create-time provisioner: the stack's
- * records belong to this Terraform deployment) and `destroy` (the teardown's destroy-time
- * provisioner: delete everything the stack's records hold).
+ * The handler's entry point, run by the stack's pgstacks resources in Terraform:
+ * `node pgstacks-handler.js reconcile` (the reconciler's create-time provisioner, and the
+ * rerun's when the reconciler did not run: one engine run over the stack manifest) and
+ * `destroy` (the teardown's destroy-time provisioner: delete everything the stack's records hold).
  */
 import * as fs from 'node:fs';
 import { VERSION as version } from '../version';
 import { LifecycleEngine, PgstacksError, type RunHooks } from './engine';
 import { Logger } from './log';
 import { HANDLER_COMMANDS, HANDLER_ENV, type HandlerCommand } from './handler-env';
-import { fileRunMarker } from './run-marker';
+import { fileRunMarker, writeAtomically } from './run-marker';
 import { parseManifest } from './spec';
 import { closeStateStore, openStateStore } from './state';
 
@@ -21,8 +20,8 @@ export interface HandlerOptions {
   readonly write?: (line: string) => void;
   /** Stops the run when it returns a reason (the bundle passes a watch on Terraform). */
   readonly stopReason?: () => string | undefined;
-  /** Registers the resource types; skipped by `register`, which needs none (a faster first deploy). */
-  readonly loadTypes?: () => void;
+  /** Registers the resource types named (the handler bundle loads only the services a stack uses). */
+  readonly loadTypes?: (names: readonly string[]) => void;
 }
 
 /** Runs one handler command; returns the exit code. Never throws. */
@@ -33,7 +32,6 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
     if (!(HANDLER_COMMANDS as readonly string[]).includes(command)) {
       throw new PgstacksError(`unknown handler command '${command}' (expected ${HANDLER_COMMANDS.join(', ')})`);
     }
-    if (command !== 'register') options.loadTypes?.();
     const store = openStateStore(env);
     const engine = new LifecycleEngine({
       store,
@@ -44,6 +42,7 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
       parallelism: positive(env.PGSTACKS_PARALLELISM, 1),
       deployment: env[HANDLER_ENV.deployment] || undefined,
       allowPlaintextSecrets: env[HANDLER_ENV.plaintextSecrets] === 'true',
+      loadTypes: options.loadTypes,
     });
     const file = env[HANDLER_ENV.runMarker];
     const marker = file ? fileRunMarker(file) : undefined;
@@ -52,13 +51,20 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
       if (command === 'reconcile') {
         const file = required(env, HANDLER_ENV.manifest);
         const manifest = parseManifest(fs.readFileSync(file, 'utf8'), file);
+        const deployment = env[HANDLER_ENV.deployment];
+        const created = createdDeployment(env);
         await engine.reconcile(manifest, {
           ...hooks,
+          newDeployment: !!deployment && created?.value === deployment,
           begin: marker && (() => marker.start()),
-          end: marker && (() => marker.finish(env[HANDLER_ENV.plannedRun] ?? '')),
+          end: async () => {
+            await marker?.finish(env[HANDLER_ENV.plannedRun] ?? '');
+            await created?.remove();
+            const reconciled = env[HANDLER_ENV.reconciled];
+            const reconciler = env[HANDLER_ENV.reconciler];
+            if (reconciled && reconciler) await writeAtomically(reconciled, reconciler);
+          },
         });
-      } else if (command === 'register') {
-        await engine.registerDeployment(required(env, HANDLER_ENV.stack), required(env, HANDLER_ENV.deployment));
       } else {
         await engine.destroyStack(required(env, HANDLER_ENV.stack), { ...hooks, end: marker && (() => marker.clear()) });
       }
@@ -71,6 +77,17 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
     const detail = error instanceof PgstacksError || !env.PGSTACKS_DEBUG ? error.message : error.stack ?? error.message;
     for (const line of logger.clean(`error: ${detail ?? String(err)}`).split('\n')) logger.line(line);
     return 1;
+  }
+}
+
+/** The id the teardown left when Terraform created it (constructs/core/pgstacks.ts), if it did. */
+function createdDeployment(env: NodeJS.ProcessEnv): { value: string; remove(): Promise<void> } | undefined {
+  const file = env[HANDLER_ENV.newDeployment];
+  if (!file) return undefined;
+  try {
+    return { value: fs.readFileSync(file, 'utf8').trim(), remove: () => fs.promises.rm(file, { force: true }) };
+  } catch {
+    return undefined;
   }
 }
 
@@ -105,11 +122,21 @@ export function watchParent(): () => string | undefined {
       }
     }
   };
-  return () => (currentParent() === parent ? undefined : `the process that started this run (pid ${parent}, terraform) is gone, so no more work is started; the next apply finishes it`);
+  // Asked before each resource starts: look at most every 100 ms.
+  let checked = 0;
+  let gone = false;
+  return () => {
+    const now = Date.now();
+    if (!gone && now - checked >= 100) {
+      checked = now;
+      gone = currentParent() !== parent;
+    }
+    return gone ? `the process that started this run (pid ${parent}, terraform) is gone, so no more work is started; the next apply finishes it` : undefined;
+  };
 }
 
 /** For the bundle: run, then exit so idle keep-alive sockets do not hold the process open. */
-export function main(argv: string[] = process.argv.slice(2), loadTypes?: () => void): void {
+export function main(argv: string[] = process.argv.slice(2), loadTypes?: (names: readonly string[]) => void): void {
   // With Terraform gone, its end of the output pipe is closed: lines are lost, but the run must
   // not crash mid-call. The parent watch stops it at the next resource instead.
   process.stdout.on('error', () => undefined);

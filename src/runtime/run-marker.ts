@@ -35,7 +35,8 @@ export function fileRunMarker(file: string): RunMarker {
   };
 }
 
-async function writeAtomically(file: string, value: string): Promise<void> {
+/** Writes a small file whole: a reader sees the old content or the new. */
+export async function writeAtomically(file: string, value: string): Promise<void> {
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   await fs.writeFile(temp, value, { mode: 0o600 });

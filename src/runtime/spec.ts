@@ -117,6 +117,14 @@ export function canonicalize(value: unknown): Json {
  * user set.
  */
 export function encodeTriggers(spec: ResourceSpec): Record<string, string> {
+  return { spec: specJson(spec) };
+}
+
+/**
+ * A spec as JSON text, the form both its lifecycle resource and the stack manifest carry:
+ * canonical, without the stack (the manifest names it once) or fields at their defaults.
+ */
+export function specJson(spec: ResourceSpec): string {
   const fields = canonicalize({
     type: spec.type,
     id: spec.id,
@@ -126,7 +134,7 @@ export function encodeTriggers(spec: ResourceSpec): Record<string, string> {
     aliases: spec.aliases.length ? spec.aliases : undefined,
     timeoutSeconds: spec.timeoutSeconds,
   }) as JsonObject;
-  return { spec: JSON.stringify(fields) };
+  return JSON.stringify(fields);
 }
 
 const logicalIdSchema = z.string().min(1);
@@ -142,11 +150,14 @@ export const resourceSpecSchema = z.object({
   timeoutSeconds: z.number().positive().optional(),
 });
 
-export const stackManifestSchema = z.object({
-  stack: z.string().min(1),
-  connections: z.array(z.object({ id: logicalIdSchema, props: z.record(z.string(), z.json()) })).default([]),
-  resources: z.array(resourceSpecSchema),
-});
+export const stackManifestSchema = z
+  .object({
+    stack: z.string().min(1),
+    connections: z.array(z.object({ id: logicalIdSchema, props: z.record(z.string(), z.json()) })).default([]),
+    // Each resource's stack is the manifest's, unless it says otherwise.
+    resources: z.array(resourceSpecSchema.extend({ stack: z.string().min(1).optional() })),
+  })
+  .transform((manifest) => ({ ...manifest, resources: manifest.resources.map((r) => ({ ...r, stack: r.stack ?? manifest.stack })) }));
 
 /** Reads a manifest file's text; a malformed one is a clear error naming where it came from. */
 export function parseManifest(text: string, where: string): StackManifest {

@@ -63,7 +63,7 @@ test('deploy: a user, a raw table and a view table; the secret is nowhere in the
   expect(output).not.toContain(sandbox.cognite.defaultClient.clientSecret);
   expect(output).toMatch(/terraform_data\.pgstacks \(local-exec\): pgstacks: cdf\/adf-sink: created cognite:gateway-user \w+ in/);
   expect(output).toMatch(/terraform_data\.pgstacks \(local-exec\): pgstacks: cdf\/pumps: created cognite:gateway-raw-table \w+\/pumps in/);
-  expect(output).toContain('Apply complete! Resources: 6 added'); // 3 resources, the project, the reconciler and the teardown
+  expect(output).toContain('Apply complete! Resources: 8 added'); // 3 resources, the project, the reconciler, the rerun, the start and the teardown
 
   const listing = await outputs();
   expect(listing).toMatch(/cdf\/adf-sink \(cognite:gateway-user\)\n {2}username\s+\w+\n {2}host\s+127\.0\.0\.1\n {2}port\s+\d+\n {2}database\s+\w+\n {2}sessionId\s+\d+\n {2}password\s+\(sensitive\)/);
@@ -106,7 +106,7 @@ test('a table definition change replaces the table only; the user and its passwo
 
 test('destroy removes the user (and with it its tables and database)', async () => {
   const output = await project.destroyOk();
-  expect(output).toContain('Destroy complete! Resources: 6 destroyed.'); // 3 resources, the project, the reconciler and the teardown
+  expect(output).toContain('Destroy complete! Resources: 8 destroyed.'); // 3 resources, the project, the reconciler, the rerun, the start and the teardown
   expect(await gatewayUsers(sandbox)).toEqual([]);
   expect(await project.store.list('platform')).toEqual([]);
 });

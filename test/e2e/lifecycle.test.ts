@@ -230,7 +230,7 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
     const output = await project.destroyOk();
     expect(names()).toEqual(['kept']);
     expect(await store.list('test')).toEqual([]);
-    expect(output).toContain('Destroy complete! Resources: 5 destroyed.'); // 3 constructs, the reconciler and the teardown
+    expect(output).toContain('Destroy complete! Resources: 7 destroyed.'); // 3 constructs, the reconciler, the rerun, the start and the teardown
     // dependents first: second (which references team/first) is deleted before it
     expect(output.indexOf('second: deleted')).toBeLessThan(output.indexOf('team/first: deleted'));
   });
@@ -245,6 +245,41 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
     expect(await store.list('test')).toEqual([]);
     expect(output).toMatch(/pgstacks: last: deleted \(no longer in the code\)/);
     await project.destroyOk();
+  });
+
+  test('-replace of a lifecycle resource re-applies it (a rotated secret); any other change runs the engine once', async () => {
+    const [first, second] = ['tok-first-1a2b3c', 'tok-second-4d5e6f'];
+    server.requiredToken = first;
+    project.env = { ...setup.env, WIDGET_TOKEN: first };
+    try {
+      const build = (size: number) => synth((stack) => new Widget(stack, 'secured', { endpoint: server.url, name: 'secured', size, token: Secret.fromEnv('WIDGET_TOKEN') }));
+      build(1);
+      await project.applyOk();
+      server.resetCalls();
+
+      // The secret is rotated: Terraform cannot see it, so a plain apply changes nothing...
+      server.requiredToken = second;
+      project.env = { ...setup.env, WIDGET_TOKEN: second };
+      expect(await project.applyOk()).toContain('Resources: 0 added, 0 changed, 0 destroyed');
+      expect(server.calls).toEqual([]);
+      // ... and -replace of the resource's lifecycle resource re-applies it, through the rerun.
+      const forced = await project.applyOk(['-replace=terraform_data.secured']);
+      expect(forced).toMatch(/terraform_data\.pgstacks_rerun \(local-exec\): pgstacks: secured: updated test:widget w-\d+ in place \(token\)/);
+      expect(server.writes('PATCH')).toBe(1);
+      expect(server.writes('POST') + server.writes('DELETE')).toBe(0);
+
+      // A change of the spec replaces the reconciler and the rerun; the engine runs once.
+      server.resetCalls();
+      build(2);
+      const changed = await project.applyOk();
+      expect(changed.match(/terraform_data\.pgstacks \(local-exec\): pgstacks: secured: updated/g)).toHaveLength(1);
+      expect(changed).not.toContain('terraform_data.pgstacks_rerun (local-exec): pgstacks:');
+      expect(server.writes('PATCH')).toBe(1);
+      expect(server.list().map((t) => t.size)).toEqual([2]);
+    } finally {
+      server.requiredToken = undefined;
+      project.env = { ...setup.env };
+    }
   });
 
   test('a secret from the environment reaches the API but not the plan, the log or Terraform state', async () => {

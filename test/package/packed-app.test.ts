@@ -118,7 +118,7 @@ function expectSynthesized(outdir: string): Record<string, any> {
   const tf = JSON.parse(fs.readFileSync(path.join(dir, 'cdk.tf.json'), 'utf8'));
   const data = tf.resource.terraform_data;
   // One lifecycle resource per construct (the project too: a connection declared once), the reconciler and the teardown.
-  expect(Object.keys(data).sort()).toEqual(['adf-sink', 'cdf', 'pgstacks', 'pgstacks_teardown', 'pumps']);
+  expect(Object.keys(data).sort()).toEqual(['adf-sink', 'cdf', 'pgstacks', 'pgstacks_rerun', 'pgstacks_start', 'pgstacks_teardown', 'pumps']);
   // Each spec: one JSON string, the secret by name only.
   const spec = (id: string) => JSON.parse(data[id].triggers_replace.spec);
   expect(spec('cdf')).toMatchObject({ connection: 'cdf', props: { baseUrl: appEnv.CDF_BASE_URL, project: appEnv.CDF_PROJECT, tokenUrl: appEnv.CDF_TOKEN_URL } });

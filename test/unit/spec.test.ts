@@ -37,7 +37,10 @@ test('a manifest is parsed with defaults; a malformed one names its file', () =>
   void aliases;
   expect(parseManifest(JSON.stringify({ stack: 's', resources: [minimal] }), 'm.json').resources[0]).toEqual({ ...spec, allowReplacement: false, aliases: [] });
   expect(() => parseManifest('{"stack":', 'm.json')).toThrow(/the stack manifest m\.json is not valid JSON/);
-  expect(() => parseManifest('{"stack":"s","resources":[{"type":"x"}]}', 'm.json')).toThrow(/the stack manifest m\.json is malformed: resources\.0\.stack/);
+  expect(() => parseManifest('{"stack":"s","resources":[{"type":"x"}]}', 'm.json')).toThrow(/the stack manifest m\.json is malformed: resources\.0\.id/);
+  // A resource's stack is the manifest's unless it names one: the lifecycle resources' spec text is the manifest's.
+  const { stack, ...withoutStack } = minimal;
+  expect(parseManifest(JSON.stringify({ stack, resources: [withoutStack] }), 'm.json').resources[0]).toEqual({ ...spec, allowReplacement: false, aliases: [] });
 });
 
 test('diffs are per leaf path; markers are leaves; a parent path covers its children', () => {

@@ -26,15 +26,18 @@ describe('terraform_data mode (default)', () => {
   });
   const resources = json.resource.terraform_data;
 
-  test('one lifecycle resource per construct, named after its logical id, plus the reconciler and the teardown', () => {
-    expect(Object.keys(resources).sort()).toEqual(['a', 'b', 'pgstacks', 'pgstacks_teardown']);
+  test('one lifecycle resource per construct, named after its logical id, plus the reconciler, the rerun, the start and the teardown', () => {
+    expect(Object.keys(resources).sort()).toEqual(['a', 'b', 'pgstacks', 'pgstacks_rerun', 'pgstacks_start', 'pgstacks_teardown']);
     expect(json.resource.null_resource).toBeUndefined();
   });
 
   test('the spec goes into triggers_replace as one JSON string, without defaults; the lifecycle resources run nothing', () => {
     expect(resources.a).toEqual({
       triggers_replace: { spec: JSON.stringify({ id: 'a', props: { endpoint, name: 'alpha', size: 1 }, removalPolicy: 'destroy', type: 'test:widget' }) },
+      // After the start resource, which Terraform creates with the reconciler: the engine run overlaps them.
+      depends_on: ['terraform_data.pgstacks_start'],
     });
+    expect(resources.pgstacks_start).toEqual({ triggers_replace: { stack: 'test' }, depends_on: ['terraform_data.pgstacks_teardown'] });
     expect(JSON.parse(resources.b.triggers_replace.spec)).toMatchObject({
       removalPolicy: 'retain',
       aliases: ['old-b'],
@@ -42,7 +45,7 @@ describe('terraform_data mode (default)', () => {
     });
   });
 
-  test('the reconciler runs the engine over the manifest after every lifecycle resource, and again when one is replaced', () => {
+  test('the reconciler runs the engine over the manifest when it changed, alongside the lifecycle resources', () => {
     const reconciler = resources.pgstacks;
     const marker = reconciler.provisioner[0]['local-exec'].environment.PGSTACKS_RUN_MARKER;
     expect(marker).toMatch(/^(\.\.\/)+.*\.pgstacks\/state\/test\/\.unfinished-run$/);
@@ -50,7 +53,7 @@ describe('terraform_data mode (default)', () => {
       manifest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
       unfinished_run: `\${fileexists("${marker}") ? trimspace(file("${marker}")) : "none"}`,
     });
-    expect(reconciler.lifecycle).toEqual({ replace_triggered_by: ['terraform_data.a', 'terraform_data.b'] });
+    expect(reconciler.lifecycle).toBeUndefined();
     expect(reconciler.depends_on).toEqual(['terraform_data.pgstacks_teardown']);
     expect(reconciler.provisioner).toEqual([
       {
@@ -61,6 +64,9 @@ describe('terraform_data mode (default)', () => {
             PGSTACKS_MANIFEST: expect.stringMatching(/^assets\/.+\/pgstacks-manifest\.json$/),
             PGSTACKS_PLANNED_RUN: '${self.triggers_replace.unfinished_run}',
             PGSTACKS_DEPLOYMENT: '${terraform_data.pgstacks_teardown.id}',
+            PGSTACKS_NEW_DEPLOYMENT: expect.stringMatching(/^\.\..*\/test\/\.new-deployment$/),
+            PGSTACKS_RECONCILER: '${self.id}',
+            PGSTACKS_RECONCILED: expect.stringMatching(/^\.\..*\/test\/\.reconciled$/),
             PGSTACKS_STACK: 'test',
             PGSTACKS_RUN_MARKER: expect.stringMatching(/^\.\..*\/test\/\.unfinished-run$/),
             PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/^\.\..*\.pgstacks\/state$/),
@@ -70,7 +76,20 @@ describe('terraform_data mode (default)', () => {
     ]);
   });
 
-  test('the teardown registers the deployment once, never fails the apply, and deletes the stack on destroy', () => {
+  test('the rerun comes after all, and runs the engine when a lifecycle resource was replaced without the reconciler', () => {
+    const rerun = resources.pgstacks_rerun;
+    expect(rerun.triggers_replace).toEqual({ reconciler: '${terraform_data.pgstacks.id}' });
+    expect(rerun.lifecycle).toEqual({ replace_triggered_by: ['terraform_data.a', 'terraform_data.b'] });
+    const run = rerun.provisioner[0]['local-exec'];
+    expect(run.command).toMatch(/^if \[ "\$\(cat "\$PGSTACKS_RECONCILED" 2>\/dev\/null\)" = "\$PGSTACKS_RECONCILER" \]; then rm -f "\$PGSTACKS_RECONCILED"; else unset PGSTACKS_RECONCILER; exec node assets\/.+\/pgstacks-handler\.js reconcile; fi$/);
+    expect(run.environment).toMatchObject({
+      PGSTACKS_RECONCILER: '${terraform_data.pgstacks.id}',
+      PGSTACKS_PLANNED_RUN: '${terraform_data.pgstacks.triggers_replace.unfinished_run}',
+      PGSTACKS_RECONCILED: resources.pgstacks.provisioner[0]['local-exec'].environment.PGSTACKS_RECONCILED,
+    });
+  });
+
+  test('the teardown leaves its id for the engine when created, never fails the apply, and deletes the stack on destroy', () => {
     const teardown = resources.pgstacks_teardown;
     expect(teardown.triggers_replace).toEqual({ stack: 'test' });
     // Only lifecycle resources holding other Terraform resources' values (none here) go first.
@@ -78,7 +97,12 @@ describe('terraform_data mode (default)', () => {
     expect(teardown.lifecycle).toEqual({ create_before_destroy: true });
     const env = { PGSTACKS_STACK: 'test', PGSTACKS_RUN_MARKER: expect.any(String), PGSTACKS_DEFAULT_STATE_DIR: expect.stringMatching(/\.pgstacks\/state$/) };
     expect(teardown.provisioner.map((p: any) => p['local-exec'])).toEqual([
-      { command: expect.stringMatching(/ register$/), on_failure: 'continue', quiet: true, environment: { ...env, PGSTACKS_DEPLOYMENT: '${self.id}' } },
+      {
+        command: `umask 077 && mkdir -p "$\${PGSTACKS_NEW_DEPLOYMENT%/*}" && printf '%s\\n' "$PGSTACKS_DEPLOYMENT" > "$PGSTACKS_NEW_DEPLOYMENT"`,
+        on_failure: 'continue',
+        quiet: true,
+        environment: { PGSTACKS_DEPLOYMENT: '${self.id}', PGSTACKS_NEW_DEPLOYMENT: expect.stringMatching(/\/test\/\.new-deployment$/) },
+      },
       { command: expect.stringMatching(/ destroy$/), when: 'destroy', quiet: true, environment: env },
     ]);
   });
@@ -90,7 +114,7 @@ describe('terraform_data mode (default)', () => {
       new Widget(stack, 'team_a', { endpoint, name: 'beta', size: 1 });
     });
     const names = Object.keys(nested.resource.terraform_data).sort();
-    expect(names).toEqual(['pgstacks', 'pgstacks_teardown', 'team_a', expect.stringMatching(/^team_a_[0-9a-f]{8}$/)]);
+    expect(names).toEqual(['pgstacks', 'pgstacks_rerun', 'pgstacks_start', 'pgstacks_teardown', 'team_a', expect.stringMatching(/^team_a_[0-9a-f]{8}$/)]);
   });
 
   test('a native resource that depends on a pgstacks construct waits for the engine run', () => {
@@ -98,7 +122,7 @@ describe('terraform_data mode (default)', () => {
       const a = new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
       new TerraformData(stack, 'after', { dependsOn: [a] });
     });
-    expect(withNative.resource.terraform_data.after.depends_on).toEqual(['terraform_data.pgstacks']);
+    expect(withNative.resource.terraform_data.after.depends_on).toEqual(['terraform_data.pgstacks_rerun']);
   });
 
   test('literal strings are escaped so Terraform never evaluates them; Terraform values reach the engine', () => {
@@ -115,6 +139,9 @@ describe('terraform_data mode (default)', () => {
     expect(JSON.parse(tf.b.triggers_replace.spec).props.label).toBe('v-${var.label}');
     // b holds a variable's value: on destroy, the teardown runs before that value's source goes.
     expect(tf.pgstacks_teardown.depends_on).toEqual(['terraform_data.b']);
+    // ... so b does not wait for the start resource (which waits for the teardown); a does.
+    expect(tf.b.depends_on).toBeUndefined();
+    expect(tf.a.depends_on).toEqual(['terraform_data.pgstacks_start']);
     const env = tf.pgstacks.provisioner[0]['local-exec'].environment;
     expect(env.PGSTACKS_TF_0).toBe('${jsonencode("v-${var.label}")}');
     const manifest = JSON.parse(fs.readFileSync(path.join(stackDir, env.PGSTACKS_MANIFEST), 'utf8'));
@@ -132,7 +159,7 @@ describe('null_resource mode', () => {
 
   test('null_resource with string triggers and a null provider added automatically', () => {
     expect(json.resource.terraform_data).toBeUndefined();
-    expect(Object.keys(json.resource.null_resource).sort()).toEqual(['a', 'g', 'pgstacks', 'pgstacks_teardown']);
+    expect(Object.keys(json.resource.null_resource).sort()).toEqual(['a', 'g', 'pgstacks', 'pgstacks_rerun', 'pgstacks_start', 'pgstacks_teardown']);
     expect(json.provider).toHaveProperty('null');
     expect(json.terraform.required_providers.null).toMatchObject({ source: 'null' });
     const triggers = json.resource.null_resource.g.triggers;
@@ -143,7 +170,8 @@ describe('null_resource mode', () => {
   test('the reconciler reads self.triggers', () => {
     const reconciler = json.resource.null_resource.pgstacks;
     expect(reconciler.provisioner[0]['local-exec'].environment.PGSTACKS_PLANNED_RUN).toBe('${self.triggers.unfinished_run}');
-    expect(reconciler.lifecycle).toEqual({ replace_triggered_by: ['null_resource.a', 'null_resource.g'] });
+    expect(json.resource.null_resource.pgstacks_rerun.lifecycle).toEqual({ replace_triggered_by: ['null_resource.a', 'null_resource.g'] });
+    expect(json.resource.null_resource.pgstacks_rerun.provisioner[0]['local-exec'].environment.PGSTACKS_PLANNED_RUN).toBe('${null_resource.pgstacks.triggers.unfinished_run}');
   });
 
   test('an existing NullProvider is reused, not duplicated', () => {
