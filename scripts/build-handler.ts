@@ -1,7 +1,7 @@
 /**
  * `npm run build`, after tsc: the prebuilt handler bundle the package ships (lib/pgstacks-handler.js),
- * holding every built-in resource type, and the list of those types beside it, so a stack that
- * uses only built-in types needs no bundling at synth (src/runtime/bundle.ts).
+ * holding every built-in resource type, and the list of those types and its hash beside it, so a
+ * stack that uses only built-in types needs no bundling (or hashing) at synth (src/runtime/bundle.ts).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -11,6 +11,6 @@ import { registeredTypeNames } from '../src/runtime/resource-type';
 
 loadResourceTypes();
 const lib = path.resolve(__dirname, '..', 'lib');
-buildHandler([], path.join(lib, HANDLER_FILE));
-fs.writeFileSync(path.join(lib, HANDLER_TYPES_FILE), `${JSON.stringify({ types: registeredTypeNames() }, null, 2)}\n`);
+const { hash } = buildHandler([], path.join(lib, HANDLER_FILE));
+fs.writeFileSync(path.join(lib, HANDLER_TYPES_FILE), `${JSON.stringify({ types: registeredTypeNames(), hash }, null, 2)}\n`);
 process.stdout.write(`built ${path.relative(process.cwd(), path.join(lib, HANDLER_FILE))} with ${registeredTypeNames().join(', ')}\n`);

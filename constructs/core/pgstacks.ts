@@ -333,12 +333,11 @@ export class PgstacksRuntime extends Construct {
     const file = path.join(synthWorkDirectory(), digest.slice(0, 16), 'pgstacks-manifest.json');
     fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, text);
+    const handler = handlerBundle([...this.extraTypes, ...this.entries.map((e) => ({ name: e.spec.type, module: e.typeModule }))]);
     this.prepared = {
-      handler: new TerraformAsset(this, 'handler', {
-        path: handlerBundle([...this.extraTypes, ...this.entries.map((e) => ({ name: e.spec.type, module: e.typeModule }))]),
-        type: AssetType.FILE,
-      }),
-      manifest: new TerraformAsset(this, 'manifest', { path: file, type: AssetType.FILE }),
+      // Hashes given: cdktf would otherwise read and hash both files on every synth.
+      handler: new TerraformAsset(this, 'handler', { path: handler.path, assetHash: handler.hash, type: AssetType.FILE }),
+      manifest: new TerraformAsset(this, 'manifest', { path: file, assetHash: digest.slice(0, 32).toUpperCase(), type: AssetType.FILE }),
       manifestHash: `sha256:${digest}`,
     };
     const lifecycles = [...this.connections, ...this.entries].map((e) => address(e.lifecycle));

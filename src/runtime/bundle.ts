@@ -26,31 +26,37 @@ export interface BundledType {
   readonly module: string;
 }
 
-const built = new Map<string, string>();
+/** A handler bundle: its file, and a hash of its content (so synth need not read 2 MB to hash it). */
+export interface HandlerBundle {
+  readonly path: string;
+  readonly hash: string;
+}
+
+const built = new Map<string, HandlerBundle>();
 let workDir: string | undefined;
 
 /** The bundle for a stack whose resources are of `types`: the prebuilt one when it holds them all. */
-export function handlerBundle(types: readonly BundledType[]): string {
+export function handlerBundle(types: readonly BundledType[]): HandlerBundle {
   const prebuilt = prebuiltTypes();
-  const missing = types.filter((t) => !prebuilt?.has(t.name));
-  if (prebuilt && missing.length === 0) return PREBUILT;
+  const missing = types.filter((t) => !prebuilt?.types.includes(t.name));
+  if (prebuilt?.hash && missing.length === 0) return { path: PREBUILT, hash: prebuilt.hash };
   return buildHandler(missing.map((t) => t.module));
 }
 
-function prebuiltTypes(): Set<string> | undefined {
+function prebuiltTypes(): { types: string[]; hash?: string } | undefined {
   try {
-    return new Set((JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, HANDLER_TYPES_FILE), 'utf8')) as { types: string[] }).types);
+    return JSON.parse(fs.readFileSync(path.join(PACKAGE_ROOT, HANDLER_TYPES_FILE), 'utf8')) as { types: string[]; hash?: string };
   } catch {
     return undefined; // running from the sources: nothing prebuilt
   }
 }
 
 /** Bundles the handler entry with `extraModules` (their types register on load); cached per process. */
-export function buildHandler(extraModules: readonly string[], outFile?: string): string {
+export function buildHandler(extraModules: readonly string[], outFile?: string): HandlerBundle {
   const modules = [...new Set(extraModules.map(stripExtension))].sort();
   const key = `${modules.join('\n')}\n${outFile ?? ''}`;
   const cached = built.get(key);
-  if (cached && fs.existsSync(cached)) return cached;
+  if (cached && fs.existsSync(cached.path)) return cached;
 
   // The slow hashes start first (early-secrets.ts); the extra types register before the entry runs the handler.
   const entry = [
@@ -70,11 +76,13 @@ export function buildHandler(extraModules: readonly string[], outFile?: string):
     external: ['pg-native'], // pg's optional native binding
   });
   const code = result.outputFiles[0].contents;
-  const file = outFile ?? path.join(synthWorkDirectory(), createHash('sha256').update(code).digest('hex').slice(0, 16), HANDLER_FILE);
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 32).toUpperCase();
+  const file = outFile ?? path.join(synthWorkDirectory(), hash.slice(0, 16), HANDLER_FILE);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, code);
-  built.set(key, file);
-  return file;
+  const bundle = { path: file, hash };
+  built.set(key, bundle);
+  return bundle;
 }
 
 /** A private directory for files made at synth (not a predictable /tmp path another user could plant a file in). */

@@ -90,8 +90,20 @@ export function expandConnections(value: Json, connections: ReadonlyMap<string, 
     if (!found) throw new Error(`no connection '${value.$connection}' in the stack manifest (it has: ${[...connections.keys()].join(', ') || 'none'})`);
     return found;
   }
-  if (Array.isArray(value)) return value.map((v) => expandConnections(v, connections));
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, expandConnections(v as Json, connections)]));
+  // Copies only what holds a connection: most props hold one, at the top.
+  if (Array.isArray(value)) {
+    const out = value.map((v) => expandConnections(v, connections));
+    return out.some((v, i) => v !== value[i]) ? out : value;
+  }
+  if (isObject(value)) {
+    let out: JsonObject | undefined;
+    for (const key in value) {
+      const v = value[key] as Json;
+      const expanded = typeof v === 'object' && v !== null ? expandConnections(v, connections) : v;
+      if (expanded !== v) (out ??= { ...value })[key] = expanded;
+    }
+    return out ?? value;
+  }
   return value;
 }
 
