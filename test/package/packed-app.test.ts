@@ -260,7 +260,7 @@ test('`cdktf deploy` deploys into the sandbox, and `npx pgstacks outputs` shows 
   const applied = await runOk('cdktf', ['deploy', STACK, '--auto-approve'], app);
   expect(applied.output).toMatch(/pgstacks: adf-sink: created cognite:gateway-user \w+/);
   expect(applied.output).toMatch(/pgstacks: pumps: created cognite:gateway-raw-table \w+\/pumps/);
-  expect(applied.output).toMatch(/Apply complete! Resources: 5 added/);
+  expect(applied.output).toMatch(/Apply complete! Resources: 7 added/);
 
   const listed = await runOk('npx', ['pgstacks', 'outputs', STACK], app);
   expect(listed.stdout).toMatch(/^adf-sink \(cognite:gateway-user\)$/m);
