@@ -241,13 +241,11 @@ export class PgstacksRuntime extends Construct {
     // taint); it runs the engine unless the reconciler already did in this apply.
     const reconcilerId = `\${${address(this.reconciler)}.id}`;
     this.rerun = this.resource(this, 'rerun', RERUN_NAME, { reconciler: reconcilerId }, {});
-    const rerun = this.handlerRun('reconcile', reconcileEnv(reconcilerId, `\${${address(this.reconciler)}.${this.triggersAttribute}.unfinished_run}`));
-    rerun['local-exec'].command = Lazy.stringValue({
-      produce: () =>
-        `if [ "$(cat "$${HANDLER_ENV.reconciled}" 2>/dev/null)" = "$${HANDLER_ENV.reconciler}" ]; then rm -f "$${HANDLER_ENV.reconciled}"; ` +
-        `else unset ${HANDLER_ENV.reconciler}; exec node ${this.prepare().handler.path} reconcile; fi`,
-    });
-    this.rerun.addOverride('provisioner', [rerun]);
+    const skipIfReconciled = (run: string) =>
+      `if [ "$(cat "$${HANDLER_ENV.reconciled}" 2>/dev/null)" = "$${HANDLER_ENV.reconciler}" ]; then rm -f "$${HANDLER_ENV.reconciled}"; ` +
+      `else unset ${HANDLER_ENV.reconciler}; ${run}; fi`;
+    const plannedRun = `\${${address(this.reconciler)}.${this.triggersAttribute}.unfinished_run}`;
+    this.rerun.addOverride('provisioner', [this.handlerRun('reconcile', reconcileEnv(reconcilerId, plannedRun), { wrap: skipIfReconciled })]);
     // Prepared by whichever comes first: App.synth's preparing resolve (which may add constructs)
     // reaches the provisioner command; Testing.synth runs aspects.
     Aspects.of(stack).add({ visit: (node) => node === stack && this.prepare() });
@@ -293,12 +291,17 @@ export class PgstacksRuntime extends Construct {
   }
 
   /** A quiet handler provisioner; `exec` makes node Terraform's child, so it notices when Terraform dies. */
-  private handlerRun(command: HandlerCommand, environment: Record<string, string> | IResolvable, options: { when?: 'destroy' } = {}): { 'local-exec': Record<string, unknown> } {
+  private handlerRun(
+    command: HandlerCommand,
+    environment: Record<string, string> | IResolvable,
+    options: { when?: 'destroy'; wrap?: (run: string) => string } = {},
+  ): { 'local-exec': Record<string, unknown> } {
+    const { wrap = (run: string) => run, when } = options;
     return {
       'local-exec': {
-        command: Lazy.stringValue({ produce: () => `exec node ${this.prepare().handler.path} ${command}` }),
+        command: Lazy.stringValue({ produce: () => wrap(`exec node ${this.prepare().handler.path} ${command}`) }),
         quiet: true,
-        ...options,
+        ...(when ? { when } : {}),
         environment,
       },
     };
