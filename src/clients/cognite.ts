@@ -4,7 +4,8 @@
  * CDF's error shape.
  */
 import { VERSION as version } from '../version';
-import type { GatewayColumnType } from '../services/cognite';
+import { GATEWAY_TABLES_PER_CALL, type GatewayColumnType } from '../services/cognite';
+import { Batcher } from './batch';
 import { ApiError, type ApiErrorInit, type ParsedErrorBody } from './errors';
 import { RETRY_IDEMPOTENT, RETRY_ONLY_IF_NOT_DONE, type RetryPolicy, type RetryTiming } from './http';
 import { JsonApi, type Query } from './json-api';
@@ -112,6 +113,10 @@ export interface GatewayTable {
   readonly createdTime?: number;
 }
 
+const tableCreates = new Batcher<GatewayTableWrite, void>(GATEWAY_TABLES_PER_CALL);
+const tableReads = new Batcher<string, GatewayTable | undefined>(GATEWAY_TABLES_PER_CALL);
+const tableDeletes = new Batcher<string, void>(GATEWAY_TABLES_PER_CALL);
+
 export class CogniteClient {
   private readonly api: JsonApi;
 
@@ -211,25 +216,60 @@ export class CogniteClient {
     return `/postgresgateway/tables/${encodeURIComponent(username)}${suffix}`;
   }
 
+  /**
+   * Creates up to 10 tables, all or none. The handlers call {@link createGatewayTable}, which
+   * shares this call with the other tables of the same user created at the same time.
+   */
   async createGatewayTables(username: string, tables: readonly GatewayTableWrite[]): Promise<GatewayTable[]> {
     const { items } = await this.call<{ items: GatewayTable[] }>('POST', this.tablesPath(username), { body: { items: tables } });
     return items;
   }
 
-  async retrieveGatewayTable(username: string, tablename: string): Promise<GatewayTable | undefined> {
-    const { items } = await this.call<{ items: GatewayTable[] }>('POST', this.tablesPath(username, '/byids'), {
-      body: { items: [{ tablename }], ignoreUnknownIds: true },
+  /** Creates one table, in a call shared with the user's other tables being created (see batch.ts). */
+  async createGatewayTable(username: string, table: GatewayTableWrite): Promise<void> {
+    await tableCreates.run(this.batchKey(username), table, async (tables) => {
+      await this.createGatewayTables(username, tables);
+      return tables.map(() => undefined);
     });
-    return items[0];
+  }
+
+  /** Up to 10 tables by name; unknown names are left out of the answer. */
+  async retrieveGatewayTables(username: string, tablenames: readonly string[]): Promise<GatewayTable[]> {
+    const { items } = await this.call<{ items: GatewayTable[] }>('POST', this.tablesPath(username, '/byids'), {
+      body: { items: tablenames.map((tablename) => ({ tablename })), ignoreUnknownIds: true },
+    });
+    return items;
+  }
+
+  /** One table by name, in a call shared with the user's other tables being read. */
+  retrieveGatewayTable(username: string, tablename: string): Promise<GatewayTable | undefined> {
+    return tableReads.run(this.batchKey(username), tablename, async (names) => {
+      const found = await this.retrieveGatewayTables(username, names);
+      return names.map((name) => found.find((t) => t.tablename === name));
+    });
   }
 
   listGatewayTables(username: string): Promise<GatewayTable[]> {
     return this.listAll<GatewayTable>(this.tablesPath(username), { includeBuiltIns: false });
   }
 
-  /** Idempotent: unknown table names are ignored. */
+  /** Idempotent: unknown table names are ignored. Up to 10 per call. */
   async deleteGatewayTables(username: string, tablenames: readonly string[]): Promise<void> {
     await this.call('POST', this.tablesPath(username, '/delete'), { body: { items: tablenames.map((tablename) => ({ tablename })), ignoreUnknownIds: true } });
+  }
+
+  /** Deletes one table, in a call shared with the user's other tables being deleted. */
+  async deleteGatewayTable(username: string, tablename: string): Promise<void> {
+    await tableDeletes.run(this.batchKey(username), tablename, async (names) => {
+      await this.deleteGatewayTables(username, names);
+      return names.map(() => undefined);
+    });
+  }
+
+  /** Calls for one user's tables through the same project and credentials can share a request. */
+  private batchKey(username: string): string {
+    const { baseUrl, project, tokenUrl, credentials } = this.connection;
+    return JSON.stringify([baseUrl, project, tokenUrl, credentials.clientId, username]);
   }
 
   /** Follows `nextCursor` to the end. */

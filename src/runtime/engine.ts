@@ -352,7 +352,7 @@ class StackRun {
   }
 
   private async readAll(items: Item[]): Promise<void> {
-    await runGraph(items.map((i) => i.spec.id), { waitsFor: () => [], parallelism: this.options.parallelism }, async (id) => {
+    await runGraph(items.map((i) => i.spec.id), { waitsFor: () => [], parallelism: this.options.parallelism, share: this.itemShare }, async (id) => {
       const item = this.items.get(id) as Item;
       const record = item.record as ResourceRecord;
       try {
@@ -569,7 +569,7 @@ class StackRun {
 
     const ids = this.inDependencyOrder().map((i) => i.spec.id);
     const waitsFor = (id: string) => (this.items.get(id) as Item).dependencies;
-    for (const [id, err] of await runGraph(ids, { waitsFor, parallelism: this.options.parallelism, stopReason: hooks.stopReason }, (id) => this.applyItem(this.items.get(id) as Item))) {
+    for (const [id, err] of await runGraph(ids, { waitsFor, parallelism: this.options.parallelism, share: this.itemShare, stopReason: hooks.stopReason }, (id) => this.applyItem(this.items.get(id) as Item))) {
       failures.set(id, err);
     }
     const withPending = [...this.records.values()].filter((r) => r.pendingDeletes?.length && !failures.has(r.id));
@@ -598,10 +598,13 @@ class StackRun {
   private graphOverRecords(records: readonly ResourceRecord[], hooks: RunHooks, fn: (record: ResourceRecord) => Promise<void>): Promise<Map<string, Error>> {
     const byId = new Map(records.map((r) => [r.id, r]));
     const dependents = (id: string) => records.filter((r) => r.dependencies.includes(id)).map((r) => r.id);
-    return runGraph([...byId.keys()], { waitsFor: dependents, parallelism: this.options.parallelism, stopReason: hooks.stopReason }, (id) =>
+    const share = (id: string) => shareOf(this.typeOf((byId.get(id) as ResourceRecord).type));
+    return runGraph([...byId.keys()], { waitsFor: dependents, parallelism: this.options.parallelism, share, stopReason: hooks.stopReason }, (id) =>
       fn(byId.get(id) as ResourceRecord),
     );
   }
+
+  private readonly itemShare = (id: string) => shareOf((this.items.get(id) as Item).type);
 
   private async move(item: Item): Promise<void> {
     const { from } = item.move as { from: string };
@@ -975,6 +978,9 @@ function fingerprints(secrets: ReadonlyMap<string, string>): ResourceRecord['sec
   const salt = newSalt();
   return { salt, values: Object.fromEntries([...secrets].map(([key, value]) => [key, fingerprint(value, salt)])) };
 }
+
+/** How much of the parallelism one resource of `type` takes: its calls may share requests. */
+const shareOf = (type: ResourceType | undefined) => 1 / (type?.itemsPerCall ?? 1);
 
 const describe = (type: ResourceType, physicalId: string | undefined) => `${type.name} ${physicalId ?? '(never created)'}`;
 

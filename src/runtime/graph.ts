@@ -1,6 +1,7 @@
 /**
  * Runs work over a dependency graph the way Terraform walks its own: a node starts once every
- * node it waits for is done, at most `parallelism` at a time; a node whose prerequisite failed
+ * node it waits for is done, at most `parallelism` at a time (nodes whose calls share requests
+ * count as a share); a node whose prerequisite failed
  * is skipped, and independent branches go on.
  */
 
@@ -15,6 +16,11 @@ export interface GraphOptions {
   /** The nodes this one waits for (nodes outside the graph are ignored). */
   readonly waitsFor: (id: string) => readonly string[];
   readonly parallelism: number;
+  /**
+   * The share of one unit of parallelism a node takes: 1/10 for a node whose calls the handler
+   * coalesces ten to a request (clients/batch.ts). @default 1
+   */
+  readonly share?: (id: string) => number;
   /** Checked before each node starts; a reason stops the walk (running nodes finish). */
   readonly stopReason?: () => string | undefined;
 }
@@ -26,6 +32,8 @@ export async function runGraph(ids: readonly string[], options: GraphOptions, ru
   const done = new Set<string>();
   const pending = new Set(ids);
   const running = new Map<string, Promise<void>>();
+  const share = (id: string) => options.share?.(id) ?? 1;
+  let busy = 0;
   const waitsFor = (id: string) => options.waitsFor(id).filter((other) => inGraph.has(other) && other !== id);
 
   for (;;) {
@@ -39,13 +47,20 @@ export async function runGraph(ids: readonly string[], options: GraphOptions, ru
           failed.set(id, stop ? new Error(stop) : new SkippedError(blocker as string));
           pending.delete(id);
           progressed = true;
-        } else if (running.size < options.parallelism && waitsFor(id).every((other) => done.has(other))) {
+        } else if (busy + share(id) <= options.parallelism + 1e-9 && waitsFor(id).every((other) => done.has(other))) {
           pending.delete(id);
+          busy += share(id);
           const task = run(id).then(
             () => void done.add(id),
             (err: unknown) => void failed.set(id, err instanceof Error ? err : new Error(String(err))),
           );
-          running.set(id, task.finally(() => running.delete(id)));
+          running.set(
+            id,
+            task.finally(() => {
+              running.delete(id);
+              busy -= share(id);
+            }),
+          );
           progressed = true;
         }
       }

@@ -85,6 +85,13 @@ export interface ResourceType<P = any, O extends Outputs = Outputs> {
   /** Whether a replacement creates the new object first (unique names forbid it). */
   readonly replaceOrder: 'create-before-delete' | 'delete-before-create';
   readonly defaultRemovalPolicy: RemovalPolicyName;
+  /**
+   * How many resources of this type one request can serve, when the handler's client coalesces
+   * concurrent calls (clients/batch.ts): the engine then works on that many at once for each unit
+   * of its parallelism, so that the requests, not the resources, are what the parallelism bounds.
+   * @default 1
+   */
+  readonly itemsPerCall?: number;
 
   create(props: P, ctx: HandlerContext): Promise<CreateResult<O>>;
   /** `undefined` means the object is gone. */

@@ -31,3 +31,6 @@ export const GATEWAY_COLUMN_TYPES = [
 ] as const;
 
 export type GatewayColumnType = (typeof GATEWAY_COLUMN_TYPES)[number];
+
+/** The gateway takes 1-10 tables per create, retrieve and delete call. */
+export const GATEWAY_TABLES_PER_CALL = 10;

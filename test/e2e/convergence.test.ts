@@ -186,7 +186,9 @@ test('terraform killed alone: its engine finishes what it started, starts nothin
   try {
     declare(project);
     await project.init();
-    // Each table create answers slowly, so the engine is mid-run when terraform dies.
+    // One resource at a time (ten tables, whose creates share requests), so there is work the
+    // engine has not started when terraform dies; each table create answers slowly.
+    project.env = { ...project.env, PGSTACKS_PARALLELISM: '1' };
     sandbox.faults.add({ method: 'POST', path: /\/postgresgateway\/tables\/[^/]+$/, delayMs: 150, times: 1000 });
     const killed = await applyAndKill(project, ['apply'], 3, false);
     expect(killed.code).not.toBe(0);
@@ -210,7 +212,8 @@ test('destroy after a failed apply leaves nothing remotely and no records', asyn
   const project = newProject();
   try {
     declare(project);
-    sandbox.faults.add({ method: 'POST', path: /\/postgresgateway\/tables\/[^/]+$/, status: 400, times: 1 });
+    // Every table create is refused (a refused shared create is made again a table at a time).
+    sandbox.faults.add({ method: 'POST', path: /\/postgresgateway\/tables\/[^/]+$/, status: 400, times: 1000 });
     const failed = await project.apply();
     expect(failed.code).not.toBe(0);
     expect((await gatewayUsers(sandbox)).length).toBe(5);

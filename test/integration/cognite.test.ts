@@ -207,6 +207,42 @@ describe('gateway raw table', () => {
     expect((await cdfGet(sandbox, `/postgresgateway/tables/${username}`)).items.map((t: { tablename: string }) => t.tablename)).toEqual(['pumps']);
   });
 
+  test("one user's tables share requests, ten to a call; a table made elsewhere with another definition fails alone", async () => {
+    const user = userSpec(sandbox, 'user', undefined, 'busy');
+    await h.apply(user);
+    const { username } = (await h.record('user'))!.outputs as { username: string };
+    const cdf = new CogniteClient({
+      baseUrl: sandbox.cognite.baseUrl, project: 'busy', tokenUrl: sandbox.cognite.tokenUrl, scopes: ['x'], credentials: sandbox.cognite.defaultClient,
+    });
+    await cdf.createGatewayTables(username, [{ type: 'raw_rows', tablename: 't7', options: { database: 'elsewhere', table: 't7' }, columns: { id: { type: 'TEXT' } } }]);
+    const tables = Array.from({ length: 23 }, (_, i) => {
+      const table = rawTableSpec(sandbox, 'user', { tablename: `t${i}`, rawTable: `t${i}` });
+      (table.props.project as Record<string, unknown>).project = 'busy';
+      return { ...table, id: `t${i}` };
+    });
+    const calls = (suffix: string) => sandbox.requests.filter((r) => r.method === 'POST' && r.path.endsWith(`/postgresgateway/tables/${username}${suffix}`)).length;
+
+    sandbox.requests.length = 0;
+    await expect(h.reconcile([user, ...tables])).rejects.toThrow(/1 of 24 resources were not applied:\n {2}t7: .*already has a table named 't7' with another definition/);
+    const listed = (await cdfGet(sandbox, `/postgresgateway/tables/${username}`, 'busy')).items as Array<{ tablename: string; options: { database: string } }>;
+    expect(listed).toHaveLength(23);
+    expect(listed.find((t) => t.tablename === 't7')?.options.database).toBe('elsewhere');
+    // 23 tables in 3 shared calls; the one holding t7 is refused whole, and made again a table at a time.
+    expect(calls('')).toBeLessThanOrEqual(3 + 10);
+
+    sandbox.requests.length = 0;
+    await h.reconcile([user, ...tables.filter((t) => t.id !== 't7')]);
+    // 22 tables read in 3 calls; t7's unfinished record (no longer declared) looks for its table once.
+    expect(calls('/byids')).toBeLessThanOrEqual(4);
+    expect(calls('')).toBe(0);
+    expect(calls('/delete')).toBe(0);
+
+    sandbox.requests.length = 0;
+    await h.reconcile([user]);
+    expect(calls('/delete')).toBeLessThanOrEqual(3);
+    expect((await cdfGet(sandbox, `/postgresgateway/tables/${username}`, 'busy')).items.map((t: { tablename: string }) => t.tablename)).toEqual(['t7']);
+  });
+
   test('deleting a table whose user is gone is not an error', async () => {
     await h.apply(userSpec(sandbox));
     const table = rawTableSpec(sandbox, 'user');

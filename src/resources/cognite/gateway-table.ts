@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { GatewayTable, GatewayTableWrite } from '../../clients/cognite';
-import { GATEWAY_BUILT_IN_TABLES } from '../../services/cognite';
+import { GATEWAY_BUILT_IN_TABLES, GATEWAY_TABLES_PER_CALL } from '../../services/cognite';
 import type { ResourceType } from '../../runtime/resource-type';
 import { cogniteApi, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY, type CogniteProjectProps } from './project';
 
@@ -64,12 +64,14 @@ export function gatewayTableHandler<P extends TableProps>(
     immutable: [...PROJECT_IDENTITY, 'username', 'tablename', ...definition],
     replaceOrder: 'delete-before-create',
     defaultRemovalPolicy: 'destroy',
+    // The client shares creates, reads and deletes of one user's tables, ten to a request.
+    itemsPerCall: GATEWAY_TABLES_PER_CALL,
 
     async create(props, ctx) {
       const cdf = cogniteClient(props.project, ctx);
       const wanted = toWire(props);
       try {
-        await cdf.createGatewayTables(props.username, [wanted]);
+        await cdf.createGatewayTable(props.username, wanted);
       } catch (err) {
         // A retried create can find its own first attempt; a table made by someone else is an error.
         if (!(err instanceof cogniteApi().CogniteApiError && err.status === 409)) throw err;
@@ -103,7 +105,7 @@ export function gatewayTableHandler<P extends TableProps>(
 
     async delete(_id, props, ctx) {
       try {
-        await cogniteClient(props.project, ctx).deleteGatewayTables(props.username, [props.tablename]);
+        await cogniteClient(props.project, ctx).deleteGatewayTable(props.username, props.tablename);
       } catch (err) {
         if (!userGone(err)) throw err;
       }
