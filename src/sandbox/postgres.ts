@@ -39,6 +39,8 @@ export interface PostgresServer {
    * until granted, so a login role sees only what an emulator hands it.
    */
   createIsolatedDatabase(name: string, setup?: (client: ClientBase) => Promise<void>): Promise<void>;
+  /** Renames a database, closing the connections kept to it first (Postgres requires none). */
+  renameDatabase(from: string, to: string): Promise<void>;
   /** Drops a database (disconnecting its sessions); a missing one is fine. */
   dropDatabase(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -235,6 +237,10 @@ async function startPostgresOnce(options: PostgresOptions, port: number): Promis
         await client.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
         await setup?.(client);
       });
+    },
+    async renameDatabase(from, to) {
+      await closePool(from);
+      await state.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
     },
     async dropDatabase(name) {
       await closePool(name);

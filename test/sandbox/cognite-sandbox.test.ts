@@ -280,6 +280,41 @@ describe('gateway users', () => {
   });
 });
 
+describe('spare gateway databases', () => {
+  const spares = () =>
+    asSuperuser(sandbox, 'postgres', async (c) => (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'pgstacks\\_spare\\_%' ORDER BY datname")).rows.map((r) => r.datname as string));
+  async function sparesReady(count: number): Promise<string[]> {
+    for (let waited = 0; waited < 10_000; waited += 100) {
+      const names = await spares();
+      if (names.length >= count) return names;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error('no spare databases were made');
+  }
+
+  test('a user made from a spare database is the same as one made fresh: own database only, raw tables write to RAW', async () => {
+    const ready = await sparesReady(2);
+    const users = [await cdf.createUser(), await cdf.createUser(), await cdf.createUser()];
+    // The first two took the spares (renamed); the third made its own database.
+    expect(await spares()).toEqual([]);
+    for (const [i, user] of users.entries()) {
+      const client = await connect(sandbox, user.username, user.password);
+      expect((await client.query('SELECT current_database() AS d')).rows[0].d).toBe(user.username);
+      expect(await sqlState(client.query('CREATE TABLE mine (id int)'))).toBe('42501');
+      const path = `/postgresgateway/tables/${user.username}`;
+      const table = { type: 'raw_rows', tablename: 'levels', options: { database: 'spares', table: `levels${i}`, primaryKey: 'tag' }, columns: { tag: { type: 'TEXT' }, level: { type: 'BIGINT' } } };
+      expect((await cdf.post(path, { items: [table] })).status).toBe(200);
+      await client.query(`INSERT INTO levels (tag, level) VALUES ('L-${i}', ${i})`);
+      await client.end();
+      expect((await cdf.get(`/raw/dbs/spares/tables/levels${i}/rows`)).body.items).toEqual([{ key: `L-${i}`, columns: { level: i }, lastUpdatedTime: expect.any(Number) }]);
+      expect(await sqlState(connect(sandbox, user.username, user.password, users[(i + 1) % 3].username))).toBe('42501');
+    }
+    expect(ready.some((name) => users.some((u) => u.username === name))).toBe(false);
+    // Made again once the sandbox is quiet.
+    expect(await sparesReady(2)).toHaveLength(2);
+  });
+});
+
 describe('gateway tables', () => {
   let user: Awaited<ReturnType<Cdf['createUser']>>;
   beforeAll(async () => {

@@ -18,7 +18,7 @@ import { migrateRawStore } from './raw-store';
 import { sessionRoutes } from './sessions';
 import { migrate } from './store';
 import { tableRoutes } from './tables';
-import { reconnectGatewaysToRaw } from './userdb';
+import { reconnectGatewaysToRaw, SpareDatabases } from './userdb';
 import { userRoutes } from './users';
 
 export type { CogniteCapability } from './auth';
@@ -47,10 +47,12 @@ export interface CogniteOptions {
 }
 
 /** Sets up state and returns the emulator's services (mount both) and its test-facing handle. */
-export async function startCognite(pg: PostgresServer, options: CogniteOptions): Promise<{ services: Service[]; sandbox: CogniteSandbox }> {
+export async function startCognite(pg: PostgresServer, options: CogniteOptions): Promise<{ services: Service[]; sandbox: CogniteSandbox; stop(): Promise<void> }> {
   await migrate(pg.state);
   const bridge = { ...(await migrateRawStore(pg)), port: pg.port };
   await reconnectGatewaysToRaw(pg, bridge);
+  const spares = new SpareDatabases(pg, bridge);
+  spares.fillLater();
   const { clock, projects } = options;
   const auth = new CogniteAuth(pg, { tokenTtlSeconds: options.tokenTtlSeconds, clock, projects });
   const defaultClient = await auth.defaultClient();
@@ -60,7 +62,7 @@ export async function startCognite(pg: PostgresServer, options: CogniteOptions):
     routes: [
       { method: 'GET', path: '/api/v1/token/inspect', handler: (ctx) => auth.inspect(ctx) },
       ...sessionRoutes(pg, auth, { nonceTtlSeconds: options.nonceTtlSeconds, clock }),
-      ...userRoutes(pg, auth, { host: pg.host, port: pg.port, clock, bridge }),
+      ...userRoutes(pg, auth, { host: pg.host, port: pg.port, clock, bridge, spares }),
       ...tableRoutes(pg, auth, clock),
       ...rawRoutes(pg, auth, clock),
     ],
@@ -72,6 +74,7 @@ export async function startCognite(pg: PostgresServer, options: CogniteOptions):
 
   return {
     services: [cognite, loginService(auth)],
+    stop: () => spares.stop(),
     sandbox: {
       baseUrl: `${options.url}/cognite`,
       tokenUrl: `${options.url}/login/sandbox/oauth2/v2.0/token`,
@@ -103,7 +106,7 @@ export const cogniteEmulator = defineEmulator<CogniteEmulatorOptions, CogniteSan
   validate: (options) => void projectList(options.cogniteProjects),
   async start({ url, pg, clock, options }) {
     const projects = projectList(options.cogniteProjects);
-    const { services, sandbox } = await startCognite(pg, {
+    const { services, sandbox, stop } = await startCognite(pg, {
       url,
       tokenTtlSeconds: options.cogniteTokenTtlSeconds ?? 3600,
       nonceTtlSeconds: options.cogniteNonceTtlSeconds ?? 60,
@@ -113,6 +116,7 @@ export const cogniteEmulator = defineEmulator<CogniteEmulatorOptions, CogniteSan
     return {
       services,
       handle: sandbox,
+      stop,
       env: () => ({
         [COGNITE_ENVIRONMENT.baseUrl]: sandbox.baseUrl,
         [COGNITE_ENVIRONMENT.tokenUrl]: sandbox.tokenUrl,

@@ -121,26 +121,32 @@ export function rawViewOf(username: string, tablename: string): { readonly schem
   return { schema: SCHEMA, name: `gt_${createHash('md5').update(`${username}/${tablename}`).digest('hex')}` };
 }
 
-/** Creates (or re-creates) the view a gateway raw table reads and writes RAW through. */
-export async function createRawView(tx: PoolClient, mapping: RawMapping): Promise<void> {
-  const view = rawViewOf(mapping.username, mapping.tablename);
-  const name = `${SCHEMA}.${quoteIdent(view.name)}`;
-  const others = mapping.columns.filter(([column]) => column !== mapping.primaryKey);
-  const shown = mapping.columns.map(([column, type]) => (column === mapping.primaryKey ? `r.key::${type} AS ${quoteIdent(column)}` : `c.${quoteIdent(column)}`));
-  const record = others.length ? `CROSS JOIN LATERAL jsonb_to_record(r.columns) AS c(${others.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ')})` : '';
-  const args = [mapping.project, mapping.database, mapping.table, mapping.primaryKey ?? ''].map(quoteLiteral).join(', ');
-  await tx.query(`DROP VIEW IF EXISTS ${name}`);
-  await tx.query(
-    `CREATE VIEW ${name} AS SELECT r.ctid AS ctid, ${shown.join(', ')} FROM ${SCHEMA}.rows r ${record}
-      WHERE r.project = ${quoteLiteral(mapping.project)} AND r.db = ${quoteLiteral(mapping.database)} AND r.tbl = ${quoteLiteral(mapping.table)}`,
-  );
-  await tx.query(`CREATE TRIGGER write_raw INSTEAD OF INSERT OR UPDATE OR DELETE ON ${name} FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.write_row(${args})`);
-  await tx.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${quoteIdent(BRIDGE_ROLE)}`);
+/**
+ * Creates (or re-creates) the views gateway raw tables read and write RAW through: one
+ * multi-statement query (round trips, not the DDL, are most of a table create's cost).
+ */
+export async function createRawViews(tx: PoolClient, mappings: readonly RawMapping[]): Promise<void> {
+  const statements = mappings.flatMap((mapping) => {
+    const name = `${SCHEMA}.${quoteIdent(rawViewOf(mapping.username, mapping.tablename).name)}`;
+    const others = mapping.columns.filter(([column]) => column !== mapping.primaryKey);
+    const shown = mapping.columns.map(([column, type]) => (column === mapping.primaryKey ? `r.key::${type} AS ${quoteIdent(column)}` : `c.${quoteIdent(column)}`));
+    const record = others.length ? `CROSS JOIN LATERAL jsonb_to_record(r.columns) AS c(${others.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ')})` : '';
+    const args = [mapping.project, mapping.database, mapping.table, mapping.primaryKey ?? ''].map(quoteLiteral).join(', ');
+    return [
+      `DROP VIEW IF EXISTS ${name}`,
+      `CREATE VIEW ${name} AS SELECT r.ctid AS ctid, ${shown.join(', ')} FROM ${SCHEMA}.rows r ${record}
+        WHERE r.project = ${quoteLiteral(mapping.project)} AND r.db = ${quoteLiteral(mapping.database)} AND r.tbl = ${quoteLiteral(mapping.table)}`,
+      `CREATE TRIGGER write_raw INSTEAD OF INSERT OR UPDATE OR DELETE ON ${name} FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.write_row(${args})`,
+      `GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${quoteIdent(BRIDGE_ROLE)}`,
+    ];
+  });
+  if (statements.length > 0) await tx.query(statements.join(';\n'));
 }
 
 /** Drops gateway tables' views; their RAW rows stay. */
 export async function dropRawViews(tx: PoolClient, username: string, tablenames: readonly string[]): Promise<void> {
-  for (const tablename of tablenames) await tx.query(`DROP VIEW IF EXISTS ${SCHEMA}.${quoteIdent(rawViewOf(username, tablename).name)}`);
+  if (tablenames.length === 0) return;
+  await tx.query(tablenames.map((tablename) => `DROP VIEW IF EXISTS ${SCHEMA}.${quoteIdent(rawViewOf(username, tablename).name)}`).join(';\n'));
 }
 
 export interface RawRow {

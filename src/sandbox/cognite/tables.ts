@@ -11,7 +11,7 @@ import type { PostgresServer } from '../postgres';
 import type { CogniteAuth } from './auth';
 import { gatewayRoute } from './errors';
 import { page } from './paging';
-import { createRawView, dropRawViews, type RawMapping } from './raw-store';
+import { createRawViews, dropRawViews, type RawMapping } from './raw-store';
 import { cursor, flag, integer, items, text } from './schemas';
 import { BUILT_INS, createTablesBody, isBuiltIn, type Columns, type NewTable } from './table-schema';
 import { findUsers, unknownUsers } from './users';
@@ -110,19 +110,30 @@ export function tableRoutes(pg: PostgresServer, auth: CogniteAuth, clock: Clock)
 
         const now = clock.now();
         await pg.transaction(async (tx) => {
-          for (const t of tables) {
+          const rows = tables.map((t) => {
             const raw = t.type === 'raw_rows' ? t.options : undefined;
-            await tx.query(
-              `INSERT INTO cognite.gateway_tables (username, tablename, type, options, columns, created_time, raw_database, raw_table)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-              [username, t.tablename, t.type, JSON.stringify(t.options), JSON.stringify(columnsOf(t)), now, raw?.database ?? null, raw?.table ?? null],
-            );
-            if (t.type !== 'raw_rows') continue;
-            // The RAW database and table come into existence with the first table that maps to them.
-            await tx.query('INSERT INTO cognite.raw_dbs (project, name, created_time) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING', [project, t.options.database, now]);
-            await tx.query('INSERT INTO cognite.raw_tables (project, db, name, created_time) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING', [project, t.options.database, t.options.table, now]);
-            await createRawView(tx, rawMapping(project, username, t));
-          }
+            return { tablename: t.tablename, type: t.type, options: t.options, columns: columnsOf(t), raw_database: raw?.database ?? null, raw_table: raw?.table ?? null };
+          });
+          // One statement per catalog table: round trips are most of the cost of a create.
+          await tx.query(
+            `INSERT INTO cognite.gateway_tables (username, tablename, type, options, columns, created_time, raw_database, raw_table)
+             SELECT $1::text, t.tablename, t.type, t.options, t.columns, $2::bigint, t.raw_database, t.raw_table
+             FROM json_to_recordset($3::json) AS t(tablename text, type text, options json, columns json, raw_database text, raw_table text)`,
+            [username, now, JSON.stringify(rows)],
+          );
+          // The RAW databases and tables come into existence with the first table that maps to them.
+          const raw = JSON.stringify(rows.filter((r) => r.raw_database !== null));
+          await tx.query(
+            `INSERT INTO cognite.raw_dbs (project, name, created_time)
+             SELECT DISTINCT $1::text, t.raw_database, $2::bigint FROM json_to_recordset($3::json) AS t(raw_database text) ON CONFLICT DO NOTHING`,
+            [project, now, raw],
+          );
+          await tx.query(
+            `INSERT INTO cognite.raw_tables (project, db, name, created_time)
+             SELECT DISTINCT $1::text, t.raw_database, t.raw_table, $2::bigint FROM json_to_recordset($3::json) AS t(raw_database text, raw_table text) ON CONFLICT DO NOTHING`,
+            [project, now, raw],
+          );
+          await createRawViews(tx, tables.flatMap((t) => (t.type === 'raw_rows' ? [rawMapping(project, username, t)] : [])));
           await createTables(pg, username, tables.map(definition));
         }).catch((error: unknown) => {
           // A concurrent create of the same name loses the race on the primary key.

@@ -8,6 +8,7 @@
  * reads and writes it like any table (`INSERT 0 1`), and its rows live in RAW. A view table has no
  * RAW behind it, so it is a plain table whose writes replace the row with the same key.
  */
+import { randomBytes } from 'node:crypto';
 import type { ClientBase as Client } from 'pg';
 import { quoteIdent, quoteLiteral, STATE_DATABASE, type PostgresServer } from '../postgres';
 import { rawViewOf, type BridgeLogin } from './raw-store';
@@ -88,24 +89,99 @@ END
 $fn$;
 `;
 
-/** Creates the login role and its database; undoes both if any step fails. */
-export async function createGatewayLogin(pg: PostgresServer, username: string, password: string, bridge: RawBridge): Promise<void> {
+/** Creates the login role and its database (a spare one, renamed, when one is ready); undoes both if any step fails. */
+export async function createGatewayLogin(pg: PostgresServer, username: string, password: string, bridge: RawBridge, spares?: SpareDatabases): Promise<void> {
   const role = quoteIdent(username);
   await pg.state.query(
     `CREATE ROLE ${role} LOGIN PASSWORD ${quoteLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
   );
   try {
-    await pg.createIsolatedDatabase(username, async (client) => {
-      await client.query(`GRANT CONNECT ON DATABASE ${role} TO ${role}`);
-      await client.query(`GRANT USAGE ON SCHEMA public TO ${role}`);
-      // The sandbox's helpers live where the role cannot see them.
-      await client.query('CREATE SCHEMA pgstacks; REVOKE ALL ON SCHEMA pgstacks FROM PUBLIC');
-      await client.query(REPLACE_SAME_KEY);
+    const spare = spares?.take();
+    if (spare) await pg.renameDatabase(spare, username);
+    else await pg.createIsolatedDatabase(username, (client) => prepareGatewayDatabase(client, bridge));
+    await pg.withDatabase(username, async (client) => {
+      await client.query(`GRANT CONNECT ON DATABASE ${role} TO ${role}; GRANT USAGE ON SCHEMA public TO ${role}`);
       await connectToRaw(client, username, bridge);
     });
   } catch (error) {
     await dropGatewayLogin(pg, username).catch(() => undefined);
     throw error;
+  }
+}
+
+/** What a gateway database holds before its user is known. */
+async function prepareGatewayDatabase(client: Client, bridge: RawBridge): Promise<void> {
+  // The sandbox's helpers live where the role cannot see them.
+  await client.query('CREATE SCHEMA pgstacks; REVOKE ALL ON SCHEMA pgstacks FROM PUBLIC');
+  await client.query(REPLACE_SAME_KEY);
+  await pointAtRaw(client, bridge);
+}
+
+/** Databases made before a spare is taken wait this long after the last take (or the start), so they are made when the sandbox is quiet. */
+const SPARE_QUIET_MS = 1_000;
+const SPARE_PREFIX = 'pgstacks_spare_';
+
+/**
+ * Gateway databases made ahead of time. CREATE DATABASE is most of the cost of a user create
+ * (100 ms and more on a busy machine), so the sandbox keeps a few ready and a create renames one.
+ */
+export class SpareDatabases {
+  private readonly ready: string[] = [];
+  private filling?: Promise<void>;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private cleaned = false;
+
+  constructor(
+    private readonly pg: PostgresServer,
+    private readonly bridge: RawBridge,
+    private readonly count = 2,
+  ) {}
+
+  /** A prepared database, if one is ready. */
+  take(): string | undefined {
+    const name = this.ready.shift();
+    this.fillLater();
+    return name;
+  }
+
+  /** Makes spares up to `count` once the sandbox has been quiet for a while. */
+  fillLater(): void {
+    if (this.stopped) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.fill(), SPARE_QUIET_MS);
+    this.timer.unref();
+  }
+
+  /** Waits for a spare being made, and makes no more. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.filling;
+  }
+
+  private fill(): Promise<void> {
+    this.filling ??= (async () => {
+      if (!this.cleaned) {
+        // An earlier run's spares may be half made: start over.
+        const left = await this.pg.state.query("SELECT datname FROM pg_database WHERE datname LIKE 'pgstacks\\_spare\\_%'");
+        for (const { datname } of left.rows as { datname: string }[]) await this.pg.dropDatabase(datname);
+        this.cleaned = true;
+      }
+      while (!this.stopped && this.ready.length < this.count) {
+        const name = `${SPARE_PREFIX}${randomBytes(6).toString('hex')}`;
+        await this.pg.createIsolatedDatabase(name, (client) => prepareGatewayDatabase(client, this.bridge));
+        this.ready.push(name);
+      }
+    })()
+      .catch((error: unknown) => {
+        // Without spares, user creates make their own databases.
+        if (!this.stopped) process.stderr.write(`sandbox: could not prepare a gateway database: ${error instanceof Error ? error.message : String(error)}\n`);
+      })
+      .finally(() => {
+        this.filling = undefined;
+      });
+    return this.filling;
   }
 }
 
@@ -115,14 +191,19 @@ export async function createGatewayLogin(pg: PostgresServer, username: string, p
  * the server, so it can neither read the mapping's password nor make foreign tables of its own.
  */
 export async function connectToRaw(client: Client, username: string, bridge: RawBridge): Promise<void> {
+  await pointAtRaw(client, bridge);
+  await client.query(
+    `CREATE USER MAPPING IF NOT EXISTS FOR ${quoteIdent(username)} SERVER ${RAW_SERVER} OPTIONS (user ${quoteLiteral(bridge.user)}, password ${quoteLiteral(bridge.password)})`,
+  );
+}
+
+/** The postgres_fdw server, at the state database's current port (a spare may have been made before a restart). */
+async function pointAtRaw(client: Client, bridge: RawBridge): Promise<void> {
   await client.query('CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA pgstacks');
   const port = quoteLiteral(String(bridge.port));
   const exists = (await client.query('SELECT 1 FROM pg_foreign_server WHERE srvname = $1', [RAW_SERVER])).rowCount !== 0;
   if (exists) await client.query(`ALTER SERVER ${RAW_SERVER} OPTIONS (SET port ${port})`);
   else await client.query(`CREATE SERVER ${RAW_SERVER} FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '127.0.0.1', port ${port}, dbname ${quoteLiteral(STATE_DATABASE)})`);
-  await client.query(
-    `CREATE USER MAPPING IF NOT EXISTS FOR ${quoteIdent(username)} SERVER ${RAW_SERVER} OPTIONS (user ${quoteLiteral(bridge.user)}, password ${quoteLiteral(bridge.password)})`,
-  );
 }
 
 /** Drops the user's database (and so its tables) and its role; missing ones are fine. */
@@ -131,49 +212,40 @@ export async function dropGatewayLogin(pg: PostgresServer, username: string): Pr
   await pg.state.query(`DROP ROLE IF EXISTS ${quoteIdent(username)}`);
 }
 
-/** Creates tables in the user's database, all or none. Raw tables' RAW views must exist (or be made in the same commit). */
+/**
+ * Creates tables in the user's database, all or none: one multi-statement query, which
+ * PostgreSQL runs as one transaction (and one round trip, which is most of the cost).
+ * Raw tables' RAW views must exist (or be made in the same commit).
+ */
 export async function createTables(pg: PostgresServer, username: string, tables: readonly TableDefinition[]): Promise<void> {
-  await inTransaction(pg, username, async (client) => {
-    for (const table of tables) {
-      const name = `public.${quoteIdent(table.tablename)}`;
-      const columns = table.columns.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ');
-      if (table.storage.kind === 'raw') {
+  const statements = tables.flatMap((table) => {
+    const name = `public.${quoteIdent(table.tablename)}`;
+    const columns = table.columns.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ');
+    const common = [`COMMENT ON TABLE ${name} IS ${quoteLiteral(table.comment)}`, `GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${quoteIdent(username)}`];
+    if (table.storage.kind === 'raw') {
+      const view = rawViewOf(username, table.tablename);
+      return [
         // One catch-all partition; the partition key only has to be valid for any column type.
-        await client.query(`CREATE TABLE ${name} (${columns}) PARTITION BY LIST ((${quoteIdent(table.columns[0]![0])} IS NULL))`);
-        const view = rawViewOf(username, table.tablename);
-        await client.query(
-          `CREATE FOREIGN TABLE pgstacks.${quoteIdent(view.name)} PARTITION OF ${name} DEFAULT
-             SERVER ${RAW_SERVER} OPTIONS (schema_name ${quoteLiteral(view.schema)}, table_name ${quoteLiteral(view.name)})`,
-        );
-      } else {
-        await client.query(`CREATE TABLE ${name} (${columns})`);
-        const args = table.storage.key.map(quoteLiteral).join(', ');
-        await client.query(`CREATE TRIGGER pgstacks_replace_same_key BEFORE INSERT OR UPDATE ON ${name} FOR EACH ROW EXECUTE FUNCTION pgstacks.replace_same_key(${args})`);
-      }
-      await client.query(`COMMENT ON TABLE ${name} IS ${quoteLiteral(table.comment)}`);
-      await client.query(`GRANT SELECT, INSERT, UPDATE, DELETE ON ${name} TO ${quoteIdent(username)}`);
+        `CREATE TABLE ${name} (${columns}) PARTITION BY LIST ((${quoteIdent(table.columns[0]![0])} IS NULL))`,
+        `CREATE FOREIGN TABLE pgstacks.${quoteIdent(view.name)} PARTITION OF ${name} DEFAULT
+           SERVER ${RAW_SERVER} OPTIONS (schema_name ${quoteLiteral(view.schema)}, table_name ${quoteLiteral(view.name)})`,
+        ...common,
+      ];
     }
+    const args = table.storage.key.map(quoteLiteral).join(', ');
+    return [
+      `CREATE TABLE ${name} (${columns})`,
+      `CREATE TRIGGER pgstacks_replace_same_key BEFORE INSERT OR UPDATE ON ${name} FOR EACH ROW EXECUTE FUNCTION pgstacks.replace_same_key(${args})`,
+      ...common,
+    ];
   });
+  await pg.withDatabase(username, (client) => client.query(statements.join(';\n')));
 }
 
-/** Drops tables (a raw table's foreign partition goes with it; its RAW rows stay). */
+/** Drops tables (a raw table's foreign partition goes with it; its RAW rows stay), all or none. */
 export async function dropTables(pg: PostgresServer, username: string, tablenames: readonly string[]): Promise<void> {
-  await inTransaction(pg, username, async (client) => {
-    for (const tablename of tablenames) await client.query(`DROP TABLE IF EXISTS public.${quoteIdent(tablename)}`);
-  });
-}
-
-async function inTransaction(pg: PostgresServer, database: string, fn: (client: Client) => Promise<void>): Promise<void> {
-  await pg.withDatabase(database, async (client) => {
-    await client.query('BEGIN');
-    try {
-      await fn(client);
-      await client.query('COMMIT');
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
-  });
+  if (tablenames.length === 0) return;
+  await pg.withDatabase(username, (client) => client.query(tablenames.map((t) => `DROP TABLE IF EXISTS public.${quoteIdent(t)}`).join(';\n')));
 }
 
 /**

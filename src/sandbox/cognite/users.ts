@@ -14,7 +14,7 @@ import { pageOf } from './paging';
 import { dropRawViews } from './raw-store';
 import { cursor, integer, items, text } from './schemas';
 import { consumeNonce } from './sessions';
-import { createGatewayLogin, dropGatewayLogin, type RawBridge } from './userdb';
+import { createGatewayLogin, dropGatewayLogin, type RawBridge, type SpareDatabases } from './userdb';
 
 export interface UserRow {
   username: string;
@@ -80,6 +80,8 @@ export interface UserRouteOptions {
   readonly port: number;
   readonly clock: Clock;
   readonly bridge: RawBridge;
+  /** Gateway databases made ahead of time. */
+  readonly spares?: SpareDatabases;
 }
 
 export function userRoutes(pg: PostgresServer, auth: CogniteAuth, options: UserRouteOptions): Route[] {
@@ -118,7 +120,7 @@ export function userRoutes(pg: PostgresServer, auth: CogniteAuth, options: UserR
             [name, project, sessionId, now],
           );
           // Rolled back together with the nonce if the login cannot be made.
-          await createGatewayLogin(pg, name, password, options.bridge);
+          await createGatewayLogin(pg, name, password, options.bridge, options.spares);
         });
         const row = (await pg.state.query('SELECT * FROM cognite.gateway_users WHERE username = $1', [name])).rows[0] as UserRow;
         // `port` is the sandbox's addition: the real gateway listens on the Postgres default (5432).
