@@ -4,8 +4,8 @@
  */
 export class Logger {
   private readonly secrets = new Set<string>();
-  /** Longest first, so a secret that contains another is masked whole. */
-  private masks: string[] = [];
+  /** Every secret in one pattern, longest first, so a secret that contains another is masked whole. */
+  private masks?: RegExp;
 
   constructor(private readonly write: (line: string) => void = stdoutLines()) {}
 
@@ -13,13 +13,12 @@ export class Logger {
   redact(value: string | undefined): void {
     if (!value || this.secrets.has(value)) return;
     this.secrets.add(value);
-    this.masks = [...this.secrets].sort((a, b) => b.length - a.length);
+    const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+    this.masks = new RegExp(alternatives.join('|'), 'g');
   }
 
   clean(text: string): string {
-    let out = text;
-    for (const secret of this.masks) out = out.split(secret).join('***');
-    return out;
+    return this.masks ? text.replace(this.masks, '***') : text;
   }
 
   line(message: string): void {

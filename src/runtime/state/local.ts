@@ -17,11 +17,15 @@ const DIR_MODE = 0o700;
 const LOCK_TIMEOUT_MS = 10 * 60_000;
 const LOCK_NOTICE_MS = 5_000;
 
+/** Unique to this process (a pid alone may be reused); a counter tells its temp files apart (random bytes per write cost ~70 µs each). */
+const TEMP_TAG = `${process.pid}.${randomBytes(4).toString('hex')}`;
+
 const encode = (name: string) => encodeURIComponent(name);
 const decode = (file: string) => decodeURIComponent(file.slice(0, -'.json'.length));
 
 export class LocalDirectoryStore implements StateStore {
   readonly description: string;
+  private temps = 0;
 
   constructor(private readonly root: string) {
     this.description = `state directory ${root}`;
@@ -70,7 +74,7 @@ export class LocalDirectoryStore implements StateStore {
    */
   private async write(stack: string, target: string, value: unknown): Promise<void> {
     await this.ensureDir(stack);
-    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    const temp = `${target}.${TEMP_TAG}.${++this.temps}.tmp`;
     const text = `${JSON.stringify(value, null, 2)}\n`;
     try {
       writeFileSync(temp, text, { flag: 'wx', mode: FILE_MODE });
