@@ -337,8 +337,10 @@ class StackRun {
         return undefined;
       }
     };
+    // Only records the code no longer declares can move (none on a first deploy: skip the parsing).
+    const undeclared = new Set([...this.records.values()].filter((r) => available(r.id)).map((r) => r.type));
     for (const item of this.items.values()) {
-      if (item.record || !item.type.naturalKey) continue;
+      if (item.record || !item.type.naturalKey || !undeclared.has(item.spec.type)) continue;
       const key = keyOf(item.type, this.parse(item.type, this.resolve(item.spec.props, false)));
       if (key === undefined) continue;
       const old = [...this.records.values()].find(
