@@ -4,8 +4,8 @@
  */
 export class Logger {
   private readonly secrets = new Set<string>();
-  /** Every secret in one pattern, longest first, so a secret that contains another is masked whole. */
-  private masks?: RegExp;
+  /** Longest first, so a secret that contains another is masked whole. */
+  private masks: string[] = [];
 
   constructor(private readonly write: (line: string) => void = stdoutLines()) {}
 
@@ -13,12 +13,13 @@ export class Logger {
   redact(value: string | undefined): void {
     if (!value || this.secrets.has(value)) return;
     this.secrets.add(value);
-    const alternatives = [...this.secrets].sort((a, b) => b.length - a.length).map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
-    this.masks = new RegExp(alternatives.join('|'), 'g');
+    this.masks = [...this.secrets].sort((a, b) => b.length - a.length);
   }
 
   clean(text: string): string {
-    return this.masks ? text.replace(this.masks, '***') : text;
+    let out = text;
+    for (const secret of this.masks) out = out.split(secret).join('***');
+    return out;
   }
 
   line(message: string): void {
