@@ -27,7 +27,7 @@ export class Batcher<I, R> {
     }
     return new Promise<R>((resolve, reject) => {
       const entries = (batch as Batch<I, R>).entries;
-      entries.push({ item, resolve, reject });
+      entries.push({ item, call, resolve, reject });
       if (entries.length >= this.max) this.flush(key, batch as Batch<I, R>);
     });
   }
@@ -36,7 +36,8 @@ export class Batcher<I, R> {
     if (this.open.get(key) !== batch) return;
     this.open.delete(key);
     const { call, entries } = batch;
-    const alone = (entry: Entry<I, R>) => call([entry.item]).then(([result]) => entry.resolve(result as R), entry.reject);
+    // Alone, each item goes through its own caller's `call` (its client, its deadline).
+    const alone = (entry: Entry<I, R>) => entry.call([entry.item]).then(([result]) => entry.resolve(result as R), entry.reject);
     if (entries.length === 1) {
       void alone(entries[0]);
       return;
@@ -50,6 +51,7 @@ export class Batcher<I, R> {
 
 interface Entry<I, R> {
   readonly item: I;
+  readonly call: (items: readonly I[]) => Promise<readonly R[]>;
   resolve(result: R): void;
   reject(error: unknown): void;
 }

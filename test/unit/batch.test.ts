@@ -37,6 +37,14 @@ describe('Batcher', () => {
     expect(calls).toEqual([['a', 'b', 'c'], ['a'], ['b'], ['c']]);
   });
 
+  test("alone, each item goes through its own caller's call (its client and deadline), not the first caller's", async () => {
+    const calls: Record<string, string[][]> = { first: [], second: [] };
+    const batcher = new Batcher<string, string>(10);
+    const settled = await Promise.allSettled([batcher.run('k', 'a', listCall(calls.first, 'b')), batcher.run('k', 'b', listCall(calls.second, 'b'))]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected']);
+    expect(calls).toEqual({ first: [['a', 'b'], ['a']], second: [['b']] });
+  });
+
   test('calls in later turns make new requests', async () => {
     const calls: string[][] = [];
     const batcher = new Batcher<string, string>(10);
