@@ -5,6 +5,7 @@
  * what the code no longer declares (dependents first), then the declared resources in dependency
  * order with bounded parallelism, then the old halves of create-before-delete replacements.
  */
+import { setMaxListeners } from 'node:events';
 import { secretInputs } from './early-secrets';
 import { runGraph, SkippedError } from './graph';
 import { HANDLER_ENV } from './handler-env';
@@ -89,6 +90,8 @@ interface Item {
   /** The state was lost: look for the object by its natural key before creating one. */
   adoptFirst?: boolean;
   inputs?: ResolvedProps;
+  /** The inputs in handler form, as the type's schema parsed them when they were decided on. */
+  handlerProps?: unknown;
   planned: PlannedResource;
 }
 
@@ -170,14 +173,19 @@ export class LifecycleEngine {
   }
 
   /**
-   * Loads the stack's records, and the types they and `manifest` name. The slow hashes the run
-   * will need are derived on other threads meanwhile (secrets.ts).
+   * Loads the stack's records, and the types they and `manifest` name. The fingerprints of secret
+   * inputs, which planning compares, are derived on other threads meanwhile (secrets.ts), and the
+   * state key when records are sealed with it (a run that seals the first time derives it in
+   * {@link StackRun.checkKey}; a run that seals nothing, never).
    */
   private async open(stack: string, manifest?: StackManifest): Promise<StackRun> {
     const [records, meta] = await Promise.all([this.store.list(stack), this.store.getMeta(stack)]);
     if (meta?.keyCheck) useSalt(meta.keyCheck.salt);
+    // The key opens sealed records (references to secret outputs, a key check); a first sealing run derives it in checkKey.
     const key = this.options.env[STATE_KEY_VARIABLE];
-    const derived = prederive([...(key ? [key] : []), ...(manifest ? secretInputs([manifest.connections, manifest.resources], this.options.env) : [])]);
+    const opens = !!key && (!!meta?.keyCheck || records.some((r) => r.secretOutputs?.encrypted));
+    const inputs = manifest ? secretInputs([manifest.connections, manifest.resources], this.options.env) : [];
+    const derived = prederive(opens ? [key, ...inputs] : inputs);
     this.options.loadTypes?.([...new Set([...(manifest?.resources ?? []).map((r) => r.type), ...records.map((r) => r.type)])]);
     await derived;
     return new StackRun({ ...this.options, timeoutMs: this.timeoutMs, parallelism: this.parallelism }, stack, records, meta);
@@ -236,6 +244,7 @@ class StackRun {
     // A run that neither seals nor opens a secret output cannot be hurt by a wrong key: skip the slow check.
     const sealing = [...declaredTypes, ...this.allRecords().map((r) => r.type)].some((t) => !!this.typeOf(t)?.secretAttributes?.length);
     if (!sealing && encrypted.length === 0) return;
+    await prederive([key]); // off the main thread, or already under way since the bundle started
     const wrong = () =>
       new PgstacksError(
         `${STATE_KEY_VARIABLE} is not the key the secret outputs of stack '${this.stack}' were sealed with ` +
@@ -371,17 +380,19 @@ class StackRun {
   private decide(item: Item, planning: boolean): void {
     const { planned, record, spec, type } = item;
     if (planned.error) return;
+    item.handlerProps = undefined;
     const inputs = (item.inputs = this.resolve(spec.props, planning));
     if (inputs.missing.length > 0) {
       planned.error = missingVariables(inputs.missing);
       return;
     }
     if (inputs.unknown.length === 0) {
-      const problem = this.validate(type, inputs);
-      if (problem) {
-        planned.error = problem;
+      const parsed = this.validate(type, inputs);
+      if ('problem' in parsed) {
+        planned.error = parsed.problem;
         return;
       }
+      item.handlerProps = parsed.props;
     }
     planned.reasons = item.move ? [item.move.why] : [];
     planned.changes = [];
@@ -503,12 +514,12 @@ class StackRun {
     return parsed.success ? parsed.data : value;
   }
 
-  /** The type's schema over the handler form; a problem comes back as a message. */
-  private validate(type: ResourceType, resolved: ResolvedProps): string | undefined {
+  /** The type's schema over the handler form: the props parsed, or a problem as a message. */
+  private validate(type: ResourceType, resolved: ResolvedProps): { props: unknown } | { problem: string } {
     for (const value of resolved.secrets.values()) this.logger.redact(value);
     const parsed = type.schema.safeParse(substituteSecrets(resolved.props, resolved.secrets));
-    if (parsed.success) return undefined;
-    return this.logger.clean(`invalid props: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(props)'}: ${i.message}`).join('; ')}`);
+    if (parsed.success) return { props: parsed.data };
+    return { problem: this.logger.clean(`invalid props: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(props)'}: ${i.message}`).join('; ')}`) };
   }
 
   /** Declared items, each after the items it references. */
@@ -631,7 +642,7 @@ class StackRun {
     const { planned, type, spec } = item;
     if (planned.error) throw new PgstacksError(`${item.label}: ${planned.error}`);
     const inputs = item.inputs as ResolvedProps;
-    const handlerProps = type.schema.parse(substituteSecrets(inputs.props, inputs.secrets));
+    const handlerProps = item.handlerProps ?? type.schema.parse(substituteSecrets(inputs.props, inputs.secrets));
     const record = (item.record = this.records.get(spec.id) ?? item.record);
     const ctx = this.context(spec.id, record, planned.changes.map((c) => c.path));
 
@@ -885,7 +896,23 @@ class StackRun {
     this.records.set(next.id, next);
   }
 
-  /** A handler context with its own deadline; `bind` points its checkpoints at a record. */
+  private readonly deadlines = new Map<number, { readonly signal: AbortSignal; readonly at: number }>();
+
+  /**
+   * A signal that aborts `timeoutMs` from now, give or take a hundredth (at most 100 ms): calls
+   * starting together share one, as a timer and an EventTarget each cost ~0.1 ms on Node 20.
+   */
+  private deadline(timeoutMs: number): AbortSignal {
+    const now = performance.now();
+    const shared = this.deadlines.get(timeoutMs);
+    if (shared && now - shared.at <= Math.min(100, timeoutMs / 100)) return shared.signal;
+    const signal = AbortSignal.timeout(timeoutMs);
+    setMaxListeners(0, signal); // each call of each resource sharing it listens
+    this.deadlines.set(timeoutMs, { signal, at: now });
+    return signal;
+  }
+
+  /** A handler context with its deadline; `bind` points its checkpoints at a record. */
   private context(id: string, record: ResourceRecord | undefined, changes: readonly string[] = [], removing = false): OperationContext {
     let bound = record;
     const run = this;
@@ -906,7 +933,7 @@ class StackRun {
       redact: (value) => this.logger.redact(value),
       recorded: record?.outputs,
       removing,
-      signal: AbortSignal.timeout(timeoutMs),
+      signal: this.deadline(timeoutMs),
       timeoutMs,
       changes,
       bind: (next) => {

@@ -66,6 +66,8 @@ export interface StackManifest {
   /** Connections the resources' props refer to with `$connection` markers. */
   readonly connections?: readonly ConnectionSpec[];
   readonly resources: readonly ResourceSpec[];
+  /** Some resource's type has secret outputs: the run will seal them with the state key. */
+  readonly secretOutputs?: boolean;
 }
 
 export function isObject(value: unknown): value is Record<string, unknown> {
@@ -107,12 +109,29 @@ export function expandConnections(value: Json, connections: ReadonlyMap<string, 
   return value;
 }
 
-/** Sorts object keys and drops undefined values, so equal specs serialize equally. */
+/**
+ * Sorts object keys and drops undefined values, so equal specs serialize equally. What is
+ * canonical already is returned as it is (synth canonicalizes every spec, and most are).
+ */
 export function canonicalize(value: unknown): Json {
-  if (Array.isArray(value)) return value.map((v) => canonicalize(v));
+  if (Array.isArray(value)) {
+    let out: Json[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const v = canonicalize(value[i]);
+      if (v !== value[i]) (out ??= value.slice())[i] = v;
+    }
+    return out ?? (value as Json[]);
+  }
   if (isObject(value)) {
+    const keys = Object.keys(value);
+    let canonical = true;
+    for (let i = 0; i < keys.length && canonical; i++) {
+      const v = value[keys[i]];
+      canonical = v !== undefined && (i === 0 || keys[i - 1] < keys[i]) && canonicalize(v) === v;
+    }
+    if (canonical) return value as JsonObject;
     const out: JsonObject = {};
-    for (const key of Object.keys(value).sort()) {
+    for (const key of keys.sort()) {
       if (value[key] !== undefined) out[key] = canonicalize(value[key]);
     }
     return out;
@@ -150,12 +169,14 @@ export function specJson(spec: ResourceSpec): string {
 }
 
 const logicalIdSchema = z.string().min(1);
+/** Props as read from JSON text, where every value is JSON already: not walked again (z.json() would be, per value). */
+const propsSchema = z.record(z.string(), z.unknown());
 
 export const resourceSpecSchema = z.object({
   type: z.string().min(1),
   stack: z.string().min(1),
   id: logicalIdSchema,
-  props: z.record(z.string(), z.json()),
+  props: propsSchema,
   removalPolicy: z.enum(['destroy', 'retain']),
   allowReplacement: z.boolean().default(false),
   aliases: z.array(logicalIdSchema).default([]),
@@ -165,9 +186,10 @@ export const resourceSpecSchema = z.object({
 export const stackManifestSchema = z
   .object({
     stack: z.string().min(1),
-    connections: z.array(z.object({ id: logicalIdSchema, props: z.record(z.string(), z.json()) })).default([]),
+    connections: z.array(z.object({ id: logicalIdSchema, props: propsSchema })).default([]),
     // Each resource's stack is the manifest's, unless it says otherwise.
     resources: z.array(resourceSpecSchema.extend({ stack: z.string().min(1).optional() })),
+    secretOutputs: z.boolean().optional(),
   })
   .transform((manifest) => ({ ...manifest, resources: manifest.resources.map((r) => ({ ...r, stack: r.stack ?? manifest.stack })) }));
 

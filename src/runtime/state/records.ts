@@ -6,7 +6,9 @@
 import { z } from 'zod';
 import type { ResourceRecord } from './store';
 
-const json = z.json();
+// Records are read from JSON text (a file, or jsonb), so every value is JSON already: not walked
+// again (z.json() would be, value by value).
+const json = z.unknown();
 const jsonObject = z.record(z.string(), json);
 
 /**

@@ -48,23 +48,33 @@ export function useSalt(salt: string): void {
   processSalt = Buffer.from(salt, 'base64');
 }
 
+/** Derivations started on libuv's threads and not finished yet, by memo key. */
+const deriving = new Map<string, Promise<void>>();
+
 /**
  * Derives the hashes a run will need (the state key, the fingerprints of secret inputs) on
  * libuv's threads, while the main thread goes on loading the resource types; the synchronous
- * calls then find them memoized.
+ * calls then find them memoized. A derivation already under way is waited for, not repeated.
  */
 export function prederive(secrets: readonly string[]): Promise<void> {
   const salt = runSalt();
   return Promise.all(
-    [...new Set(secrets)].filter((secret) => !derived.has(memoKey(secret, salt))).map(
-      (secret) =>
-        new Promise<void>((resolve) =>
+    [...new Set(secrets)].map((secret) => {
+      const key = memoKey(secret, salt);
+      if (derived.has(key)) return undefined;
+      let pending = deriving.get(key);
+      if (!pending) {
+        pending = new Promise<void>((resolve) =>
           scrypt(secret, salt, 32, (err, value) => {
-            if (!err) derived.set(memoKey(secret, salt), value);
+            if (!err) derived.set(key, value);
+            deriving.delete(key);
             resolve(); // on an error, the synchronous call derives it (and reports)
           }),
-        ),
-    ),
+        );
+        deriving.set(key, pending);
+      }
+      return pending;
+    }),
   ).then(() => undefined);
 }
 
