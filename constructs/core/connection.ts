@@ -18,7 +18,7 @@ export abstract class ServiceConnection extends Construct {
     super(scope, id);
     const stack = TerraformStack.of(this);
     this.logicalId = this.node.path.slice(stack.node.path.length + 1);
-    PgstacksRuntime.of(this).registerConnection(this, this.logicalId, toSpecProps(props).props);
+    PgstacksRuntime.of(this).registerConnection(this.logicalId, toSpecProps(props).props);
   }
 
   /** @internal What a resource's props hold in the connection's place (checked to be in the same stack). */

@@ -85,7 +85,7 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
       aliases,
       ...(options.timeout && { timeoutSeconds: Math.max(1, options.timeout.toSeconds()) }),
     };
-    this.lifecycleResource = runtime.register(this, spec, type.module, terraformValues);
+    this.lifecycleResource = runtime.register(spec, type, terraformValues);
   }
 
   /**
@@ -109,11 +109,18 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
     return Token.asNumber(this.reference(name));
   }
 
+  /** One reference per attribute: a thousand tables passed `user.username` share its token. */
+  private readonly references = new Map<string, AttributeRef>();
+
   private reference(name: string): AttributeRef {
+    let ref = this.references.get(name);
+    if (ref) return ref;
     const known = [...this.resourceType.attributes, ...(this.resourceType.secretAttributes ?? [])];
     if (!known.includes(name)) {
       throw new Error(`${this.node.path}: ${this.typeName} has no attribute '${name}' (it has: ${known.join(', ')})`);
     }
-    return new AttributeRef(this, name);
+    ref = new AttributeRef(this, name);
+    this.references.set(name, ref);
+    return ref;
   }
 }

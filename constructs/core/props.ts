@@ -5,6 +5,7 @@
 import { Token, Tokenization, type IResolvable, type IResolveContext } from 'cdktf';
 import type { IConstruct } from 'constructs';
 import type { ZodType } from 'zod';
+import type { $ZodIssue } from 'zod/v4/core';
 import { isMarkerValue, isObject, type Json, type JsonObject, type RefMarker, type SecretMarker } from '../../src/runtime/spec';
 import { Secret } from './secret';
 
@@ -138,9 +139,12 @@ export class PropsValidationError extends Error {
  * secrets, references) are not judged here; the handler validates them again after resolving them.
  */
 export function validateProps(schema: ZodType, props: JsonObject, constructPath: string, constructName: string): void {
-  const result = schema.safeParse(props);
-  if (result.success) return;
-  const problems = result.error.issues
+  // The Standard Schema entry point: its issues come without a ZodError (an Error, with a stack)
+  // per construct, which most constructs would build only to find their issues deferred.
+  const result = schema['~standard'].validate(props);
+  if (result instanceof Promise) throw new Error(`${constructPath}: the resource type's schema is asynchronous; pgstacks validates props synchronously at synth`);
+  if (!result.issues) return;
+  const problems = (result.issues as readonly $ZodIssue[])
     .filter((issue) => !isDeferred(props, issue.path))
     .map((issue) => {
       const field = issue.path.join('.');
