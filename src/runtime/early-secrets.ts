@@ -1,10 +1,10 @@
 /**
  * The first thing the handler bundle runs: it starts the slow hashes an engine run will need (the
  * state key's, when the stack has secret outputs, and the fingerprints of its Secret.fromEnv
- * inputs) on libuv's threads, so scrypt
- * runs while the main thread loads the runtime and the resource types, instead of after. It reads
- * only the environment, the manifest and a local store's stack metadata (for the salt of the
- * stack's key check); with a database store it leaves the derivation to the run.
+ * inputs) on libuv's threads, so scrypt runs while the main thread loads the runtime and the
+ * resource types, instead of after. It reads only the environment, the manifest and a local
+ * store's stack metadata (for the salt of the stack's key check); with a database store it leaves
+ * the derivation to the run.
  */
 import * as fs from 'node:fs';
 import { HANDLER_ENV } from './handler-env';

@@ -181,7 +181,6 @@ export class LifecycleEngine {
   private async open(stack: string, manifest?: StackManifest): Promise<StackRun> {
     const [records, meta] = await Promise.all([this.store.list(stack), this.store.getMeta(stack)]);
     if (meta?.keyCheck) useSalt(meta.keyCheck.salt);
-    // The key opens sealed records (references to secret outputs, a key check); a first sealing run derives it in checkKey.
     const key = this.options.env[STATE_KEY_VARIABLE];
     const opens = !!key && (!!meta?.keyCheck || records.some((r) => r.secretOutputs?.encrypted));
     const inputs = manifest ? secretInputs([manifest.connections, manifest.resources], this.options.env) : [];
