@@ -13,12 +13,14 @@ import { toSpecProps } from './props';
 export abstract class ServiceConnection extends Construct {
   /** Its id in the stack manifest: its construct path below the stack. */
   readonly logicalId: string;
+  /** The Terraform address of the resource that carries its props, e.g. `terraform_data.cdf`. */
+  readonly lifecycleAddress: string;
 
   protected constructor(scope: Construct, id: string, props: Record<string, unknown>) {
     super(scope, id);
     const stack = TerraformStack.of(this);
     this.logicalId = this.node.path.slice(stack.node.path.length + 1);
-    PgstacksRuntime.of(this).registerConnection(this.logicalId, toSpecProps(props).props);
+    this.lifecycleAddress = PgstacksRuntime.of(this).registerConnection(this.logicalId, toSpecProps(props).props, this.node.path);
   }
 
   /** @internal What a resource's props hold in the connection's place (checked to be in the same stack). */

@@ -1,9 +1,9 @@
-import { TerraformStack, Token, type ITerraformDependable, type TerraformResource } from 'cdktf';
+import { TerraformStack, Token, type ITerraformDependable } from 'cdktf';
 import { Construct } from 'constructs';
 import type { Outputs, ResourceType } from '../../src/runtime/resource-type';
 import { expandConnections, type JsonObject, type ResourceSpec } from '../../src/runtime/spec';
 import { PgstacksRuntime } from './pgstacks';
-import { AttributeRef, toSpecProps, validateProps } from './props';
+import { AttributeRef, stackNumber, toSpecProps, validateProps } from './props';
 import type { Duration } from './duration';
 import { RemovalPolicy } from './removal-policy';
 
@@ -46,8 +46,11 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
   /** The resource type's name, e.g. `cognite:gateway-user`. */
   readonly typeName: string;
   readonly removalPolicy: RemovalPolicy;
-  /** The `terraform_data` (or `null_resource`) that carries the lifecycle. */
-  readonly lifecycleResource: TerraformResource;
+  /**
+   * The Terraform address of the `terraform_data` (or `null_resource`) that carries its spec, e.g.
+   * `terraform_data.cdf_adf-sink`: `terraform apply -replace=<address>` applies it again.
+   */
+  readonly lifecycleAddress: string;
   private readonly resourceType: ResourceType<any, O>;
 
   protected constructor(scope: Construct, id: string, type: ResourceType<any, O>, props: Record<string, unknown>, options: ManagedResourceOptions = {}) {
@@ -69,11 +72,9 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
         throw new Error(`${this.node.path}: aliases = ${JSON.stringify(options.aliases)}: an alias must be a previous logical id, not empty or the current one`);
       }
     }
-    const targets = [...new Set(references.map((r) => r.target))] as ManagedResource[];
-    for (const target of targets) {
-      if (TerraformStack.of(target) !== stack) {
-        throw new Error(`${this.node.path}: references ${target.node.path}, which is in another stack; pgstacks references work within one stack`);
-      }
+    const elsewhere = references.find((r) => r.stack !== stackNumber(stack));
+    if (elsewhere) {
+      throw new Error(`${this.node.path}: references ${elsewhere.targetPath}, which is in another stack; pgstacks references work within one stack`);
     }
     const spec: ResourceSpec = {
       type: type.name,
@@ -85,7 +86,7 @@ export abstract class ManagedResource<O extends Outputs = Outputs> extends Const
       aliases,
       ...(options.timeout && { timeoutSeconds: Math.max(1, options.timeout.toSeconds()) }),
     };
-    this.lifecycleResource = runtime.register(spec, type, terraformValues);
+    this.lifecycleAddress = runtime.register(spec, type, terraformValues, this.node.path);
   }
 
   /**

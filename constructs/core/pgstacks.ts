@@ -131,12 +131,26 @@ interface Prepared {
   readonly manifestHash: string;
 }
 
-interface Entry {
+/** A construct's lifecycle resource, written into the stack's Terraform JSON at prepare. */
+interface Lifecycle {
+  /** Its Terraform name: `terraform_data.<name>`. */
+  readonly name: string;
+  /** The construct path it belongs to (the `//` metadata cdktf gives a resource). */
+  readonly path: string;
+  /** What Terraform's plan shows: `{ spec: <JSON text> }`, where Terraform values are still tokens. */
+  readonly triggers: Record<string, string>;
+}
+
+interface Entry extends Lifecycle {
   readonly spec: ResourceSpec;
   readonly typeModule: string;
-  readonly lifecycle: TerraformResource;
   /** Its spec's manifest text, when it holds no Terraform value (made once, at register). */
   readonly json?: string;
+}
+
+interface ConnectionEntry extends Lifecycle {
+  readonly id: string;
+  readonly props: JsonObject;
 }
 
 /** @internal The per-stack singleton behind every pgstacks resource. */
@@ -158,17 +172,12 @@ export class PgstacksRuntime extends Construct {
   /** Every lifecycle resource waits for it, so Terraform starts the reconciler first. */
   private readonly start: TerraformResource;
   private readonly teardown: TerraformResource;
-  /**
-   * The parent of every lifecycle resource, by its Terraform name: under one parent, cdktf
-   * synthesizes 1,000 of them ~12 ms faster than under a parent each (bench/synth.bench.ts).
-   */
-  private readonly lifecycles: Construct;
   private readonly stateDirectory: string;
   private readonly extraTypes: BundledType[];
   private readonly entries: Entry[] = [];
   /** Some resource has secret outputs (the manifest says so, for the handler to derive the state key early). */
   private secretOutputs = false;
-  private readonly connections: Array<{ readonly id: string; readonly props: JsonObject; readonly lifecycle: TerraformResource }> = [];
+  private readonly connections: ConnectionEntry[] = [];
   private readonly names = new Map<string, string>([
     [RECONCILER_NAME, '(reconciler)'],
     [RERUN_NAME, '(rerun)'],
@@ -206,7 +215,6 @@ export class PgstacksRuntime extends Construct {
     // provisioner runs on a real destroy only, whatever happened to the applies before. When
     // Terraform creates it, it leaves its id for the reconciler: the records then belong to a new
     // deployment (a shell command: no second Node process on a first deploy).
-    this.lifecycles = new Construct(this, 'resources');
     this.teardown = this.resource(this, 'teardown', TEARDOWN_NAME, { stack: this.stackName }, { lifecycle: { createBeforeDestroy: true } });
     const newDeploymentFile = `${markerDir}/${NEW_DEPLOYMENT_FILE}`;
     this.teardown.addOverride('provisioner', [
@@ -220,7 +228,8 @@ export class PgstacksRuntime extends Construct {
       },
       this.handlerRun('destroy', stateEnv, { when: 'destroy' }),
     ]);
-    this.start = this.resource(this, 'start', START_NAME, { stack: this.stackName }, { dependsOn: [this.teardown] });
+    this.start = this.resource(this, 'start', START_NAME, { stack: this.stackName }, {});
+    this.start.dependsOn = [address(this.teardown)]; // an address, not a token that cdktf would keep for good
 
     const triggers = Lazy.anyValue({
       produce: () => ({
@@ -255,37 +264,41 @@ export class PgstacksRuntime extends Construct {
     const plannedRun = `\${${address(this.reconciler)}.${this.triggersAttribute}.unfinished_run}`;
     this.rerun.addOverride('provisioner', [this.handlerRun('reconcile', reconcileEnv(reconcilerId, plannedRun), { wrap: skipIfReconciled })]);
     // Prepared by whichever comes first: App.synth's preparing resolve (which may add constructs)
-    // reaches the provisioner command; Testing.synth runs aspects.
-    Aspects.of(stack).add({ visit: (node) => node === stack && this.prepare() });
+    // reaches the provisioner command; Testing.synth runs aspects. The aspects' walk of every
+    // construct also checks the other resources' Terraform names.
+    Aspects.of(stack).add({ visit: (node) => (node === stack ? void this.prepare() : this.checkName(node)) });
   }
 
-  /** Synthesizes the lifecycle resource of a service connection: its props, for Terraform's plan. */
   /** The stack's connections' props by id, to validate a resource's props with its connection in place. */
   readonly connectionProps = new Map<string, JsonObject>();
 
-  registerConnection(logicalId: string, props: JsonObject): void {
-    const triggers = { spec: JSON.stringify(canonicalize({ connection: logicalId, props: escapeTemplates(props) })) };
+  /**
+   * Declares the lifecycle resource of a service connection (its props, for Terraform's plan) and
+   * returns its Terraform address. `path`: the connection's construct path.
+   */
+  registerConnection(logicalId: string, props: JsonObject, path: string): string {
     const name = this.terraformName(logicalId);
-    const lifecycle = this.resource(this.lifecycles, name, name, triggers, {});
-    this.connections.push({ id: logicalId, props, lifecycle });
+    const triggers = { spec: JSON.stringify(canonicalize({ connection: logicalId, props: escapeTemplates(props) })) };
+    this.connections.push({ id: logicalId, props, name, path, triggers });
     this.connectionProps.set(logicalId, props);
+    return `${this.kind}.${name}`;
   }
 
   /**
-   * Synthesizes the lifecycle resource of one managed resource: its spec, for Terraform's plan.
-   * `terraformValues`: its props hold values only Terraform knows, which the manifest gets by
-   * variable. Otherwise the manifest's text of the spec is the lifecycle resource's, made once.
+   * Declares the lifecycle resource of one managed resource (its spec, for Terraform's plan) and
+   * returns its Terraform address. `terraformValues`: its props hold values only Terraform knows,
+   * which the manifest gets by variable. Otherwise the manifest's text of the spec is the lifecycle
+   * resource's, made once. `path`: the resource's construct path.
    */
-  register(spec: ResourceSpec, type: Pick<ResourceType, 'module' | 'secretAttributes'>, terraformValues = true): TerraformResource {
+  register(spec: ResourceSpec, type: Pick<ResourceType, 'module' | 'secretAttributes'>, terraformValues: boolean, path: string): string {
     if (type.secretAttributes?.length) this.secretOutputs = true;
     const json = terraformValues ? undefined : specJson(spec);
     // Literal `${` and `%{` must be escaped for Terraform (rare: the text is searched, not walked).
     const plain = json !== undefined && !json.includes('${') && !json.includes('%{');
     const triggers = plain ? { spec: json } : encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject });
     const name = this.terraformName(spec.id);
-    const lifecycle = this.resource(this.lifecycles, name, name, triggers, {});
-    this.entries.push({ spec, typeModule: type.module, lifecycle, json });
-    return lifecycle;
+    this.entries.push({ spec, typeModule: type.module, name, path, triggers, json });
+    return `${this.kind}.${name}`;
   }
 
   private resource(scope: Construct, id: string, name: string, triggers: JsonObject | IResolvable, meta: TerraformMetaArguments): TerraformResource {
@@ -310,7 +323,8 @@ export class PgstacksRuntime extends Construct {
     const { wrap = (run: string) => run, when } = options;
     return {
       'local-exec': {
-        command: Lazy.stringValue({ produce: () => wrap(`exec node ${this.prepare().handler.path} ${command}`) }),
+        // Lazy.anyValue, not stringValue: a string token would stay in cdktf's global token map, and the runtime with it.
+        command: Lazy.anyValue({ produce: () => wrap(`exec node ${this.prepare().handler.path} ${command}`) }),
         quiet: true,
         ...(when ? { when } : {}),
         environment,
@@ -331,17 +345,17 @@ export class PgstacksRuntime extends Construct {
   private prepare(): Prepared {
     if (this.prepared) return this.prepared;
     // Lifecycle resources whose specs hold values of other Terraform resources.
-    const referencing: TerraformResource[] = [];
-    const withValues = (lifecycle: TerraformResource, props: JsonObject): JsonObject => {
+    const referencing = new Set<Lifecycle>();
+    const withValues = (lifecycle: Lifecycle, props: JsonObject): JsonObject => {
       const before = this.terraformValues.size;
       const out = this.withTerraformValues(props);
-      if (this.terraformValues.size > before) referencing.push(lifecycle);
+      if (this.terraformValues.size > before) referencing.add(lifecycle);
       return out;
     };
     // The manifest's text is put together from each spec's (canonical, keys in order), so specs
     // are not walked and serialized a second time.
-    const connections = this.connections.map((c) => JSON.stringify(canonicalize({ id: c.id, props: withValues(c.lifecycle, c.props) })));
-    const resources = this.entries.map((e) => e.json ?? specJson({ ...e.spec, props: withValues(e.lifecycle, e.spec.props) }));
+    const connections = this.connections.map((c) => JSON.stringify(canonicalize({ id: c.id, props: withValues(c, c.props) })));
+    const resources = this.entries.map((e) => e.json ?? specJson({ ...e.spec, props: withValues(e, e.spec.props) }));
     const sealing = this.secretOutputs ? ',\n"secretOutputs":true' : '';
     const text = `{"connections":[${connections.join(',\n')}],\n"resources":[${resources.join(',\n')}]${sealing},\n"stack":${JSON.stringify(this.stackName)}}\n`;
     const digest = createHash('sha256').update(text).digest('hex');
@@ -355,22 +369,30 @@ export class PgstacksRuntime extends Construct {
       manifest: new TerraformAsset(this, 'manifest', { path: file, assetHash: digest.slice(0, 32).toUpperCase(), type: AssetType.FILE }),
       manifestHash: `sha256:${digest}`,
     };
-    const lifecycles = [...this.connections, ...this.entries].map((e) => address(e.lifecycle));
+    const lifecycles: Lifecycle[] = [...this.connections, ...this.entries];
+    const lifecycleAddress = (l: Lifecycle) => `${this.kind}.${l.name}`;
     // The teardown goes after the lifecycle resources that hold other resources' values (so on
     // destroy it runs before what they reference is destroyed), and the reconciler after the
     // teardown. The other lifecycle resources wait for the start resource, which Terraform
     // creates with the reconciler: the engine run then overlaps Terraform's recording of them,
     // rather than starting after the last. The rerun comes after all.
-    this.teardown.dependsOn = referencing.map(address);
+    this.teardown.dependsOn = [...referencing].map(lifecycleAddress);
     this.reconciler.dependsOn = [address(this.teardown)];
-    const waiting = new Set(referencing);
-    for (const { lifecycle } of [...this.connections, ...this.entries]) if (!waiting.has(lifecycle)) lifecycle.dependsOn = [address(this.start)];
-    if (lifecycles.length) this.rerun.addOverride('lifecycle.replace_triggered_by', lifecycles);
+    if (lifecycles.length) this.rerun.addOverride('lifecycle.replace_triggered_by', lifecycles.map(lifecycleAddress));
+    // Written into the stack's JSON, not made cdktf resources: cdktf's synthesis of a resource (a
+    // construct, its meta-arguments, three resolving walks) cost ~55 ms per 1,000 (bench/synth.bench.ts).
     const stack = TerraformStack.of(this);
+    const afterStart = [address(this.start)];
+    for (const l of lifecycles) {
+      stack.addOverride(`resource.${this.kind}.${l.name}`, {
+        '//': { metadata: { path: l.path, uniqueId: l.name } },
+        [this.triggersAttribute]: l.triggers,
+        ...(referencing.has(l) ? {} : { depends_on: afterStart }),
+      });
+    }
     if (this.kind === LifecycleResourceKind.NULL_RESOURCE && !stack.node.findAll().some((c) => c instanceof NullProvider)) {
       new NullProvider(this, 'null');
     }
-    this.checkNameClashes(stack);
     return this.prepared;
   }
 
@@ -389,16 +411,16 @@ export class PgstacksRuntime extends Construct {
     return walk(props) as JsonObject;
   }
 
-  private checkNameClashes(stack: TerraformStack): void {
-    const ours = new Set([...this.entries.map((e) => e.lifecycle), ...this.connections.map((c) => c.lifecycle), this.reconciler, this.rerun, this.start, this.teardown]);
-    for (const other of stack.node.findAll()) {
-      if (!(other instanceof TerraformResource) || ours.has(other)) continue;
-      if (other.terraformResourceType === this.kind && this.names.has(other.friendlyUniqueId)) {
-        throw new Error(
-          `${other.node.path}: its Terraform name ${this.kind}.${other.friendlyUniqueId} is also the name of the pgstacks resource ` +
-            `'${this.names.get(other.friendlyUniqueId)}'; give one of them another id`,
-        );
-      }
+  /** Another resource with the Terraform name of one of ours would be merged into it, silently. */
+  private checkName(node: IConstruct): void {
+    if (!(node instanceof TerraformResource) || node.terraformResourceType !== this.kind) return;
+    if (node.node.scope === this) return;
+    const ours = this.names.get(node.friendlyUniqueId);
+    if (ours) {
+      throw new Error(
+        `${node.node.path}: its Terraform name ${this.kind}.${node.friendlyUniqueId} is also the name of the pgstacks resource ` +
+          `'${ours}'; give one of them another id`,
+      );
     }
   }
 }

@@ -2,7 +2,7 @@
  * Synth-time handling of props: turning construct props into the spec's JSON (secrets and
  * references become markers) and validating them with the resource type's schema.
  */
-import { Token, Tokenization, type IResolvable, type IResolveContext } from 'cdktf';
+import { TerraformStack, Token, Tokenization, type IResolvable, type IResolveContext } from 'cdktf';
 import type { IConstruct } from 'constructs';
 import type { ZodType } from 'zod';
 import type { $ZodIssue } from 'zod/v4/core';
@@ -16,6 +16,15 @@ export interface ReferenceTarget extends IConstruct {
 
 const ATTRIBUTE_REF = Symbol.for('pgstacks.AttributeRef');
 
+const stackNumbers = new WeakMap<TerraformStack, number>();
+let stacksNumbered = 0;
+/** A number that tells a stack from every other stack of the process. */
+export function stackNumber(stack: TerraformStack): number {
+  let n = stackNumbers.get(stack);
+  if (n === undefined) stackNumbers.set(stack, (n = ++stacksNumbered));
+  return n;
+}
+
 /**
  * The token behind a resource attribute such as `endpoint.host`: known only at deploy time, it
  * becomes a `$ref` marker in the spec of the resource it is passed to.
@@ -28,18 +37,32 @@ export class AttributeRef implements IResolvable {
     return typeof value === 'object' && value !== null && (value as { [ATTRIBUTE_REF]?: true })[ATTRIBUTE_REF] === true;
   }
 
+  private readonly resource: string;
+  /** The construct path of the resource. */
+  readonly targetPath: string;
+  /**
+   * The stack of the resource, by a number: cdktf's token map, global to the process, keeps every
+   * token for good, so a token that held its resource would keep that resource's whole construct
+   * tree alive (each synth's, in a process that synthesizes many apps, such as a test run).
+   */
+  readonly stack: number;
+
   constructor(
-    readonly target: ReferenceTarget,
+    target: ReferenceTarget,
     readonly attribute: string,
-  ) {}
+  ) {
+    this.resource = target.logicalId;
+    this.targetPath = target.node.path;
+    this.stack = stackNumber(TerraformStack.of(target));
+  }
 
   toMarker(): RefMarker {
-    return { $ref: { resource: this.target.logicalId, attribute: this.attribute } };
+    return { $ref: { attribute: this.attribute, resource: this.resource } }; // keys in canonical order
   }
 
   resolve(_context: IResolveContext): never {
     throw new Error(
-      `${this.target.node.path}.${this.attribute} is known only when pgstacks deploys it, so it can be passed ` +
+      `${this.targetPath}.${this.attribute} is known only when pgstacks deploys it, so it can be passed ` +
         `to pgstacks resources but not to other Terraform resources or outputs (use 'pgstacks outputs' in pipelines)`,
     );
   }
@@ -88,9 +111,10 @@ export function toSpecProps(props: Record<string, unknown>): SpecProps {
     }
     if (isObject(value)) {
       if (Token.isUnresolved(value)) return kept(value as unknown as Json); // a resolvable, or a map token
+      // Keys sorted: the spec is canonical as made, and canonicalize need not copy it.
       const out: JsonObject = {};
-      for (const [key, v] of Object.entries(value)) {
-        const converted = convert(v);
+      for (const key of Object.keys(value).sort()) {
+        const converted = convert(value[key]);
         if (converted !== undefined) out[key] = converted;
       }
       return out;

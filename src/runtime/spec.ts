@@ -82,8 +82,16 @@ export const isRefMarker = (v: unknown): v is RefMarker => isMarker(v, '$ref');
 export const isConcatMarker = (v: unknown): v is ConcatMarker => isMarker(v, '$concat');
 export const isTerraformValueMarker = (v: unknown): v is TerraformValueMarker => isMarker(v, '$tf');
 export const isConnectionMarker = (v: unknown): v is ConnectionMarker => isMarker(v, '$connection');
-export const isMarkerValue = (v: unknown): boolean =>
-  isSecretMarker(v) || isRefMarker(v) || isConcatMarker(v) || isTerraformValueMarker(v) || isConnectionMarker(v);
+const MARKER_KEYS = new Set(['$secret', '$ref', '$concat', '$tf', '$connection']);
+export function isMarkerValue(v: unknown): boolean {
+  if (!isObject(v)) return false;
+  let only: string | undefined;
+  for (const key in v) {
+    if (only !== undefined) return false;
+    only = key;
+  }
+  return only !== undefined && MARKER_KEYS.has(only);
+}
 
 /** Props with each `$connection` marker replaced by that connection's props. */
 export function expandConnections(value: Json, connections: ReadonlyMap<string, JsonObject>): Json {
@@ -156,16 +164,16 @@ export function encodeTriggers(spec: ResourceSpec): Record<string, string> {
  * canonical, without the stack (the manifest names it once) or fields at their defaults.
  */
 export function specJson(spec: ResourceSpec): string {
-  const fields = canonicalize({
-    type: spec.type,
-    id: spec.id,
-    props: spec.props,
-    removalPolicy: spec.removalPolicy,
-    allowReplacement: spec.allowReplacement ? true : undefined,
+  // Keys in canonical (sorted) order; JSON.stringify leaves out the undefined ones.
+  return JSON.stringify({
     aliases: spec.aliases.length ? spec.aliases : undefined,
+    allowReplacement: spec.allowReplacement ? true : undefined,
+    id: spec.id,
+    props: canonicalize(spec.props),
+    removalPolicy: spec.removalPolicy,
     timeoutSeconds: spec.timeoutSeconds,
-  }) as JsonObject;
-  return JSON.stringify(fields);
+    type: spec.type,
+  });
 }
 
 const logicalIdSchema = z.string().min(1);

@@ -15,6 +15,7 @@ import {
   Secret,
   type PostgresCrawlerProps,
 } from '../../index';
+import { lifecycleSpecs } from '../support/lifecycle-specs';
 
 type Build = (stack: TerraformStack, tenant: AtlanTenant) => void;
 
@@ -27,7 +28,7 @@ function synth(fn: Build): { text: string; resources: Record<string, any> } {
   const resources = JSON.parse(text).resource.terraform_data;
   return {
     text,
-    resources: Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace])),
+    resources: lifecycleSpecs(resources),
   };
 }
 
@@ -118,7 +119,7 @@ describe('refused at synth, naming the construct, the field, the value and the f
     expect(() => build(basic({ admins: {} }))).toThrow(
       /Invalid props for PostgresCrawler at 'catalog\/crawler':\n {2}- admins = \{\}: a connection needs at least one admin: give admins.roles \(e.g. \['\$admin'\]\), admins.groups .* or admins.users/,
     );
-    expect(() => build(basic({ admins: { roles: [], groups: [] } }))).toThrow(/admins = \{"roles":\[\],"groups":\[\]\}: a connection needs at least one admin/);
+    expect(() => build(basic({ admins: { roles: [], groups: [] } }))).toThrow(/admins = \{"groups":\[\],"roles":\[\]\}: a connection needs at least one admin/);
   });
 
   test('an exclude regex that is no regular expression', () => {

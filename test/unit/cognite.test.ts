@@ -1,6 +1,7 @@
 /** Synth of the Cognite constructs: their specs, references and validation errors. */
 import { TerraformStack, Testing } from 'cdktf';
 import { CogniteAuth, CogniteProject, GatewayRawTable, GatewayUser, GatewayViewTable, Secret, type GatewayRawTableProps } from '../../index';
+import { lifecycleSpecs } from '../support/lifecycle-specs';
 
 function build(fn: (stack: TerraformStack, project: CogniteProject) => void): any {
   const app = Testing.app();
@@ -12,7 +13,7 @@ function build(fn: (stack: TerraformStack, project: CogniteProject) => void): an
   });
   fn(stack, project);
   const resources = JSON.parse(Testing.synth(stack)).resource.terraform_data;
-  return Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace]));
+  return lifecycleSpecs(resources);
 }
 
 const columns: GatewayRawTableProps['columns'] = [

@@ -14,6 +14,7 @@ import {
   LakebaseSyncedTable,
   Secret,
 } from '../../index';
+import { lifecycleSpecs } from '../support/lifecycle-specs';
 
 function build(fn: (stack: TerraformStack, project: LakebaseProject) => void): Record<string, any> {
   const app = Testing.app();
@@ -27,7 +28,7 @@ function build(fn: (stack: TerraformStack, project: LakebaseProject) => void): R
   const text = Testing.synth(stack);
   expect(text).not.toContain('"DATABRICKS_CLIENT_SECRET":'); // only the name travels, as a marker
   const resources = JSON.parse(text).resource.terraform_data;
-  return Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace]));
+  return lifecycleSpecs(resources);
 }
 
 const ref = (resource: string, attribute = 'name') => ({ $ref: { resource, attribute } });

@@ -17,6 +17,7 @@ import {
   SplitgraphRepository,
   SplitgraphSnapshot,
 } from '../../index';
+import { lifecycleSpecs } from '../support/lifecycle-specs';
 
 interface Lake {
   readonly endpoint: LakebaseEndpoint;
@@ -44,7 +45,7 @@ function build(fn: (stack: TerraformStack, lake: Lake) => void): { resources: Re
   const resources = JSON.parse(text).resource.terraform_data;
   return {
     text,
-    resources: Object.fromEntries(Object.entries(resources).map(([k, v]: [string, any]) => [k, v.triggers_replace.spec ? JSON.parse(v.triggers_replace.spec) : v.triggers_replace])),
+    resources: lifecycleSpecs(resources),
   };
 }
 

@@ -117,6 +117,15 @@ describe('terraform_data mode (default)', () => {
     expect(names).toEqual(['pgstacks', 'pgstacks_rerun', 'pgstacks_start', 'pgstacks_teardown', 'team_a', expect.stringMatching(/^team_a_[0-9a-f]{8}$/)]);
   });
 
+  test('a native resource with the Terraform name of a lifecycle resource is refused, not merged into it', () => {
+    expect(() =>
+      synth((stack) => {
+        new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
+        new TerraformData(stack, 'native').overrideLogicalId('a');
+      }),
+    ).toThrow("test/native: its Terraform name terraform_data.a is also the name of the pgstacks resource 'a'; give one of them another id");
+  });
+
   test('a native resource that depends on a pgstacks construct waits for the engine run', () => {
     const withNative = synth((stack) => {
       const a = new Widget(stack, 'a', { endpoint, name: 'alpha', size: 1 });
