@@ -139,7 +139,7 @@ describe.each(['local', 'postgres'] as const)('with the %s state store', (kind) 
     expect(output).toContain('local-exec: Executing: Suppressed by quiet=true');
     // Every record where the setup says: with PostgreSQL, the local folder holds only the run marker.
     const dir = path.join(project.dir, '.pgstacks', 'state', 'test');
-    const localRecords = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')) : [];
+    const localRecords = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.startsWith('_stack.records') || f.startsWith('_stack.journal')) : [];
     expect(localRecords.length > 0).toBe(kind === 'local');
   });
 

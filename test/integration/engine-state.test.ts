@@ -30,12 +30,13 @@ describe('the state key', () => {
     await h.reconcile([widgetSpec('a', props('alpha'))]);
     server.resetCalls();
     h.env = { PGSTACKS_STATE_KEY: 'a mistyped key' };
-    const before = fs.readFileSync(stackFile('a.json'), 'utf8');
+    const before = fs.readFileSync(stackFile('_stack.records'), 'utf8');
     await expect(h.reconcile([widgetSpec('a', props('alpha', { size: 2 })), widgetSpec('b', props('beta'))])).rejects.toThrow(
       /PGSTACKS_STATE_KEY is not the key the secret outputs of stack 'test' were sealed with.*nothing was changed/,
     );
     expect(server.writes()).toBe(0);
-    expect(fs.readFileSync(stackFile('a.json'), 'utf8')).toBe(before);
+    expect(fs.readFileSync(stackFile('_stack.records'), 'utf8')).toBe(before);
+    expect(fs.existsSync(stackFile('_stack.journal'))).toBe(false);
   });
 
   test('without a key, secret outputs stop the deploy before its first write and say how to set one', async () => {
@@ -44,7 +45,7 @@ describe('the state key', () => {
       /keeps secret outputs \(of test:widget\), and PGSTACKS_STATE_KEY is not set.*export PGSTACKS_STATE_KEY=.*PGSTACKS_PLAINTEXT_SECRET_OUTPUTS=true.*Nothing was changed/s,
     );
     expect(server.calls).toEqual([]);
-    expect(fs.existsSync(stackFile('a.json'))).toBe(false);
+    expect(await h.record('a')).toBeUndefined();
   });
 
   test('plain text is stored only when allowed explicitly', async () => {
@@ -64,21 +65,33 @@ describe('the state key', () => {
 
 describe('corrupt records', () => {
   test.each([
-    ['truncated', '{"stack":"test","id":"a","type":"test:wid', /not valid JSON \(truncated\?\)/],
-    ['empty', '', /it is empty/],
-    ['null', 'null', /it is null, not a record/],
-    ['{}', '{}', /it is an empty object/],
-    ['[]', '[]', /it is an array \(\[\]\), not a record/],
-  ])('a %s record is an error naming it, where it is and how to repair it; nothing is created', async (_, text, problem) => {
+    ['fields missing', { stack: 'test', id: 'a', type: 'test:widget' }, /status: missing/],
+    ['null', null, /it is null, not a record/],
+    ['{}', {}, /it is an empty object/],
+    ['[]', [], /it is an array \(\[\]\), not a record/],
+    ["another's", (a: object) => ({ ...a, id: 'b' }), /it belongs to logical id 'b' in stack 'test'/],
+  ])('a record with %s is an error naming it, where it is and how to repair it; nothing is created', async (_, value, problem) => {
     await h.reconcile([widgetSpec('a', props('alpha'))]);
-    fs.writeFileSync(stackFile('a.json'), text);
+    const records = JSON.parse(fs.readFileSync(stackFile('_stack.records'), 'utf8'));
+    fs.writeFileSync(stackFile('_stack.records'), JSON.stringify({ ...records, a: typeof value === 'function' ? value(records.a) : value }));
     server.resetCalls();
     const error = (await h.reconcile([widgetSpec('a', props('alpha'))]).catch((e: Error) => e)) as Error;
     expect(error.message).toMatch(problem);
-    expect(error.message).toContain(`corrupt state record for logical id 'a' in stack 'test' (${stackFile('a.json')})`);
+    expect(error.message).toContain(`corrupt state record for logical id 'a' in stack 'test' (${stackFile('_stack.records')}, record 'a')`);
     expect(error.message).toMatch(/pgstacks state rm test a.*pgstacks state import test a/);
     expect(server.writes()).toBe(0);
     expect(server.list()).toHaveLength(1);
+  });
+
+  test('a truncated records file is an error naming it; nothing is created', async () => {
+    await h.reconcile([widgetSpec('a', props('alpha'))]);
+    const text = fs.readFileSync(stackFile('_stack.records'), 'utf8');
+    fs.writeFileSync(stackFile('_stack.records'), text.slice(0, text.length / 2));
+    server.resetCalls();
+    await expect(h.reconcile([widgetSpec('a', props('alpha'))])).rejects.toThrow(
+      `the state file ${stackFile('_stack.records')} is not a JSON object of records (truncated?); restore it from a backup`,
+    );
+    expect(server.writes()).toBe(0);
   });
 });
 
@@ -142,8 +155,8 @@ describe('lost state', () => {
 
 test('temp files of writes killed mid-way are cleaned up; live writers are left alone', async () => {
   await h.reconcile([widgetSpec('a', props('alpha'))]);
-  const dead = stackFile('a.json.999999.0badc0de.tmp');
-  const live = stackFile(`a.json.${process.pid}.0badc0de.tmp`);
+  const dead = stackFile('_stack.records.999999.0badc0de.1.tmp');
+  const live = stackFile(`_stack.records.${process.pid}.0badc0de.1.tmp`);
   fs.writeFileSync(dead, '{"half');
   fs.writeFileSync(live, '{"half');
   await h.reconcile([widgetSpec('a', props('alpha'))]);

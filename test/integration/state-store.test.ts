@@ -34,13 +34,56 @@ test('records round-trip, including ids with slashes and spaces, in 0600 files i
   await store.put(record('team/a b'));
   expect(await store.get('my stack', 'team/a b')).toEqual(record('team/a b'));
   const stackDir = path.join(dir, 'my%20stack');
-  expect(fs.readdirSync(stackDir)).toEqual(['team%2Fa%20b.json']);
-  expect(fs.statSync(path.join(stackDir, 'team%2Fa%20b.json')).mode & 0o777).toBe(0o600);
+  // A write is a line of the journal; a run that holds the lock folds it into the records file.
+  expect(fs.readdirSync(stackDir)).toEqual(['_stack.journal']);
+  expect(fs.statSync(path.join(stackDir, '_stack.journal')).mode & 0o777).toBe(0o600);
   expect(fs.statSync(stackDir).mode & 0o777).toBe(0o700);
+  await store.withLock('my stack', async () => undefined);
+  expect(fs.readdirSync(stackDir)).toEqual(['_stack.records']);
+  expect(fs.statSync(path.join(stackDir, '_stack.records')).mode & 0o777).toBe(0o600);
+  expect(JSON.parse(fs.readFileSync(path.join(stackDir, '_stack.records'), 'utf8'))).toEqual({ 'team/a b': record('team/a b') });
+  expect(await store.get('my stack', 'team/a b')).toEqual(record('team/a b'));
   expect(await store.stacks()).toEqual(['my stack']);
   await store.remove('my stack', 'team/a b');
   await store.remove('my stack', 'team/a b');
   expect(await store.list('my stack')).toEqual([]);
+});
+
+test('what a killed run wrote is read back, a last line cut short by a crash is ignored, and the next run folds it in', async () => {
+  await store.withLock('my stack', async () => {
+    await store.put(record('a'));
+    await store.put(record('b'));
+  });
+  // A run killed after writing: its journal stays, and is read on top of the records file.
+  await store.put(record('a', { status: 'creating', physicalId: undefined }));
+  await store.remove('my stack', 'b');
+  const journal = path.join(dir, 'my%20stack', '_stack.journal');
+  fs.appendFileSync(journal, '{"id":"c","put":{"stack":"my st'); // the machine went down mid-write
+  expect((await store.list('my stack')).map((r) => [r.id, r.status])).toEqual([['a', 'creating']]);
+  await store.withLock('my stack', async () => undefined);
+  expect(fs.existsSync(journal)).toBe(false);
+  expect((await store.list('my stack')).map((r) => [r.id, r.status])).toEqual([['a', 'creating']]);
+});
+
+test('a damaged journal line that is not the last is an error naming the file and the line', async () => {
+  await store.put(record('a'));
+  const journal = path.join(dir, 'my%20stack', '_stack.journal');
+  fs.appendFileSync(journal, 'garbage\n');
+  await store.put(record('b'));
+  await expect(store.list('my stack')).rejects.toThrow(`the state journal ${journal} has a damaged line 2; restore the stack's state directory from a backup`);
+});
+
+test('records of earlier versions (a file per record) are read, and folded into the records file by the next run', async () => {
+  const stackDir = path.join(dir, 'my%20stack');
+  fs.mkdirSync(stackDir, { recursive: true });
+  fs.writeFileSync(path.join(stackDir, 'team%2Fa%20b.json'), JSON.stringify(record('team/a b')));
+  fs.writeFileSync(path.join(stackDir, 'c.json'), JSON.stringify(record('c')));
+  fs.writeFileSync(path.join(stackDir, '_stack.meta'), '{"deployment":"d1"}');
+  expect((await store.list('my stack')).map((r) => r.id)).toEqual(['c', 'team/a b']);
+  await store.withLock('my stack', () => store.remove('my stack', 'c'));
+  expect(fs.readdirSync(stackDir).sort()).toEqual(['_stack.meta', '_stack.records']);
+  expect(await store.list('my stack')).toEqual([record('team/a b')]);
+  expect(await store.getMeta('my stack')).toEqual({ deployment: 'd1' });
 });
 
 test('many concurrent writers leave every record whole', async () => {
