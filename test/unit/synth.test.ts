@@ -58,7 +58,7 @@ describe('terraform_data mode (default)', () => {
     expect(reconciler.provisioner).toEqual([
       {
         'local-exec': {
-          command: expect.stringMatching(/^exec node assets\/.+\/pgstacks-handler\.js reconcile$/),
+          command: expect.stringMatching(/^exec node --liftoff-only assets\/.+\/pgstacks-handler\.js reconcile$/),
           quiet: true,
           environment: {
             PGSTACKS_MANIFEST: expect.stringMatching(/^assets\/.+\/pgstacks-manifest\.json$/),
@@ -81,7 +81,9 @@ describe('terraform_data mode (default)', () => {
     expect(rerun.triggers_replace).toEqual({ reconciler: '${terraform_data.pgstacks.id}' });
     expect(rerun.lifecycle).toEqual({ replace_triggered_by: ['terraform_data.a', 'terraform_data.b'] });
     const run = rerun.provisioner[0]['local-exec'];
-    expect(run.command).toMatch(/^if \[ "\$\(cat "\$PGSTACKS_RECONCILED" 2>\/dev\/null\)" = "\$PGSTACKS_RECONCILER" \]; then rm -f "\$PGSTACKS_RECONCILED"; else unset PGSTACKS_RECONCILER; exec node assets\/.+\/pgstacks-handler\.js reconcile; fi$/);
+    expect(run.command).toMatch(
+      /^\{ read -r ran < "\$PGSTACKS_RECONCILED"; \} 2>\/dev\/null; if \[ "\$ran" = "\$PGSTACKS_RECONCILER" \]; then : > "\$PGSTACKS_RECONCILED"; else unset PGSTACKS_RECONCILER; exec node --liftoff-only assets\/.+\/pgstacks-handler\.js reconcile; fi$/,
+    );
     expect(run.environment).toMatchObject({
       PGSTACKS_RECONCILER: '${terraform_data.pgstacks.id}',
       PGSTACKS_PLANNED_RUN: '${terraform_data.pgstacks.triggers_replace.unfinished_run}',
@@ -291,7 +293,7 @@ describe('secrets and the synthesized output', () => {
     new Widget(new TerraformStack(app, 'test'), 'a', { endpoint, name: 'alpha', size: 1 });
     app.synth();
     const command: string = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/test/cdk.tf.json'), 'utf8')).resource.terraform_data.pgstacks.provisioner[0]['local-exec'].command;
-    const handler = path.join(outdir, 'stacks/test', command.split(' ')[2]);
+    const handler = path.join(outdir, 'stacks/test', (/ (assets\/\S+\/pgstacks-handler\.js) /.exec(command) as RegExpExecArray)[1]);
     const code = fs.readFileSync(handler, 'utf8');
     const requires = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
     const builtins = new Set(require('node:module').builtinModules);
