@@ -1,8 +1,8 @@
 /**
- * The first thing the handler bundle runs: it starts the slow hashes an engine run will need (the
- * state key's, when the stack has secret outputs, and the fingerprints of its Secret.fromEnv
- * inputs) on libuv's threads, so scrypt runs while the main thread loads the runtime and the
- * resource types, instead of after. It reads only the environment, the manifest and a local
+ * The first thing the handler bundle runs: it starts the slow hash an engine run will need (the
+ * state key's, when the stack seals secret outputs or fingerprints Secret.fromEnv inputs; without
+ * a key, each input's own) on libuv's threads, so scrypt runs while the main thread loads the
+ * runtime and the resource types, instead of after. It reads only the environment, the manifest and a local
  * store's stack metadata (for the salt of the stack's key check); with a database store it leaves
  * the derivation to the run.
  */
@@ -19,10 +19,12 @@ export function startDerivingSecrets(env: NodeJS.ProcessEnv): void {
     const meta = readJson(localMetaFile(stateDirectory(env), stack)) as { keyCheck?: { salt?: string } } | undefined;
     if (meta?.keyCheck?.salt) useSalt(meta.keyCheck.salt);
     const manifest = readJson(manifestFile) as { secretOutputs?: boolean } | undefined;
-    // The state key only when the run will seal or open secret outputs: scrypt is ~40 ms of CPU.
+    // The state key only when the run will seal, open or fingerprint secrets with it (scrypt is
+    // ~40 ms of CPU); without a key, each secret input's fingerprint is a hash of its own.
     const key = env[STATE_KEY_VARIABLE];
-    const sealing = !!key && (!!meta?.keyCheck || manifest?.secretOutputs === true);
-    void prederive([...(sealing ? [key] : []), ...secretInputs(manifest, env)]);
+    const inputs = secretInputs(manifest, env);
+    const keyed = !!key && (!!meta?.keyCheck || manifest?.secretOutputs === true || inputs.length > 0);
+    void prederive(key ? (keyed ? [key] : []) : inputs);
   } catch {
     // Nothing lost: the run derives what it needs when it needs it, and reports what is wrong.
   }

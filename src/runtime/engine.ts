@@ -184,10 +184,13 @@ export class LifecycleEngine {
     const key = this.options.env[STATE_KEY_VARIABLE];
     const opens = !!key && (!!meta?.keyCheck || records.some((r) => r.secretOutputs?.encrypted));
     const inputs = manifest ? secretInputs([manifest.connections, manifest.resources], this.options.env) : [];
-    const derived = prederive(opens ? [key, ...inputs] : inputs);
+    // With a key, fingerprints of secret inputs are keyed with it; without one (and in records of
+    // earlier versions) they are a slow hash of each value.
+    const unkeyed = !key || records.some((r) => r.secretFingerprints && !r.secretFingerprints.keyed);
+    const derived = prederive([...(key && (opens || inputs.length > 0) ? [key] : []), ...(unkeyed ? inputs : [])]);
     this.options.loadTypes?.([...new Set([...(manifest?.resources ?? []).map((r) => r.type), ...records.map((r) => r.type)])]);
     await derived;
-    return new StackRun({ ...this.options, timeoutMs: this.timeoutMs, parallelism: this.parallelism }, stack, records, meta);
+    return new StackRun({ ...this.options, timeoutMs: this.timeoutMs, parallelism: this.parallelism }, stack, records, meta, inputs.length > 0);
   }
 
   get description(): string {
@@ -212,6 +215,8 @@ class StackRun {
     private readonly stack: string,
     records: readonly ResourceRecord[],
     private meta: StackMeta | undefined,
+    /** The manifest holds secret inputs, whose fingerprints are keyed with the state key. */
+    private readonly secretInputs = false,
   ) {
     this.store = options.store;
     this.logger = options.logger;
@@ -240,8 +245,11 @@ class StackRun {
       }
       return;
     }
-    // A run that neither seals nor opens a secret output cannot be hurt by a wrong key: skip the slow check.
-    const sealing = [...declaredTypes, ...this.allRecords().map((r) => r.type)].some((t) => !!this.typeOf(t)?.secretAttributes?.length);
+    // A run that neither seals, opens nor fingerprints a secret cannot be hurt by a wrong key: skip the slow check.
+    const sealing =
+      this.secretInputs ||
+      [...declaredTypes, ...this.allRecords().map((r) => r.type)].some((t) => !!this.typeOf(t)?.secretAttributes?.length) ||
+      this.allRecords().some((r) => r.secretFingerprints?.keyed);
     if (!sealing && encrypted.length === 0) return;
     await prederive([key]); // off the main thread, or already under way since the bundle started
     const wrong = () =>
@@ -466,7 +474,7 @@ class StackRun {
       const keys = secretKeysIn(value).filter((key) => inputs.secrets.has(key));
       const differs = (key: string) => {
         const expected = known?.values[key];
-        return !known || !expected || !sameFingerprint(inputs.secrets.get(key) as string, known.salt, expected);
+        return !known || !expected || !sameFingerprint(inputs.secrets.get(key) as string, known.salt, expected, known.keyed ? this.stateKey : undefined);
       };
       if (keys.some(differs)) changed.push(path);
     }
@@ -712,7 +720,7 @@ class StackRun {
       spec: item.spec,
       props: inputs.props,
       dependencies: [...item.dependencies],
-      secretFingerprints: fingerprints(inputs.secrets),
+      secretFingerprints: fingerprints(inputs.secrets, this.stateKey),
     };
   }
 
@@ -1001,10 +1009,11 @@ function secretKeysIn(value: Json): string[] {
   return [];
 }
 
-function fingerprints(secrets: ReadonlyMap<string, string>): ResourceRecord['secretFingerprints'] {
+function fingerprints(secrets: ReadonlyMap<string, string>, stateKey: string | undefined): ResourceRecord['secretFingerprints'] {
   if (secrets.size === 0) return undefined;
   const salt = newSalt();
-  return { salt, values: Object.fromEntries([...secrets].map(([key, value]) => [key, fingerprint(value, salt)])) };
+  const values = Object.fromEntries([...secrets].map(([key, value]) => [key, fingerprint(value, salt, stateKey)]));
+  return stateKey ? { salt, keyed: true, values } : { salt, values };
 }
 
 /** How much of the parallelism one resource of `type` takes: its calls may share requests. */

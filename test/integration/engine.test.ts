@@ -6,7 +6,8 @@
 import { EngineHarness, widgetSpec } from '../support/engine';
 import { WidgetServer } from '../support/widget-server';
 import { formatPlan, hasChanges } from '../../src/runtime/plan';
-import { openSecrets } from '../../src/runtime/state';
+import { fingerprint, openSecrets, type ResourceRecord } from '../../src/runtime/state';
+import { TEST_STATE_KEY } from '../support/env';
 
 let server: WidgetServer;
 let h: EngineHarness;
@@ -201,6 +202,26 @@ describe('apply', () => {
     expect(server.writes('PATCH')).toBe(1);
     expect(JSON.stringify(await h.record('a'))).not.toContain('s3cret-token');
     expect(h.log).not.toContain('s3cret-token');
+  });
+
+  test('fingerprints of secret inputs are keyed with the state key; unkeyed ones of earlier versions still compare', async () => {
+    h.env = { WIDGET_TOKEN: 's3cret-token-1' };
+    const spec = widgetSpec('a', props({ token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } }));
+    await h.reconcile([spec]);
+    const record = (await h.record('a')) as ResourceRecord;
+    const known = record.secretFingerprints as NonNullable<ResourceRecord['secretFingerprints']>;
+    expect(known.keyed).toBe(true);
+    // Not the unkeyed (scrypt) hash of the value: without the state key it tells nothing.
+    expect(known.values.WIDGET_TOKEN).not.toBe(fingerprint('s3cret-token-1', known.salt, undefined));
+    expect(known.values.WIDGET_TOKEN).toBe(fingerprint('s3cret-token-1', known.salt, TEST_STATE_KEY));
+    // A record of an earlier version, fingerprinted by scrypt: the same value is no change, another is.
+    await h.store.put({ ...record, secretFingerprints: { salt: known.salt, values: { WIDGET_TOKEN: fingerprint('s3cret-token-1', known.salt, undefined) } } });
+    server.resetCalls();
+    expect((await h.reconcile([spec])).resources[0].action).toBe('no-op');
+    h.env = { WIDGET_TOKEN: 's3cret-token-2' };
+    expect((await h.reconcile([spec])).resources[0].changes).toEqual([expect.objectContaining({ path: 'token' })]);
+    expect(server.writes('PATCH')).toBe(1);
+    expect((await h.record('a'))?.secretFingerprints?.keyed).toBe(true);
   });
 
   test('an API error that echoes a secret is reported masked', async () => {

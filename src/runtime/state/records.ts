@@ -51,7 +51,7 @@ export const resourceRecordSchema = z.looseObject({
   props: jsonObject,
   outputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   secretOutputs: sealedSecretsSchema.optional(),
-  secretFingerprints: z.looseObject({ salt: z.string(), values: z.record(z.string(), z.string()) }).optional(),
+  secretFingerprints: z.looseObject({ salt: z.string(), keyed: z.literal(true).optional(), values: z.record(z.string(), z.string()) }).optional(),
   dependencies: z.array(z.string()),
   checkpoint: json.optional(),
   pendingDeletes: z.array(z.looseObject({ physicalId: z.string(), props: jsonObject })).optional(),

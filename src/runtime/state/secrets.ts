@@ -117,9 +117,19 @@ export function openSecrets(sealed: SealedSecrets, stateKey: string | undefined)
   }
 }
 
-/** A slow salted hash, so a state file does not make a weak secret guessable. */
-export function fingerprint(value: string, salt: string): string {
-  return slowHash(value, Buffer.from(salt, 'base64')).toString('base64');
+const FINGERPRINT_TEXT = 'pgstacks secret input v1\0';
+
+/**
+ * A fingerprint of a secret input, which tells a later run whether the value changed without
+ * storing it. With a state key: an HMAC under the key secret outputs are sealed with (derived
+ * once per run, already, for sealing), which says nothing to whoever lacks the key. Without one:
+ * a slow salted hash (scrypt, ~40 ms of CPU per value), so a state file does not make a weak
+ * secret guessable.
+ */
+export function fingerprint(value: string, salt: string, stateKey: string | undefined): string {
+  const saltBytes = Buffer.from(salt, 'base64');
+  if (stateKey) return createHmac('sha256', deriveKey(stateKey, saltBytes)).update(FINGERPRINT_TEXT).update(value).digest('base64');
+  return slowHash(value, saltBytes).toString('base64');
 }
 
 /** The salt for new fingerprints: one per run, so each secret value is hashed once. */
@@ -127,8 +137,9 @@ export function newSalt(): string {
   return runSalt().toString('base64');
 }
 
-export function sameFingerprint(value: string, salt: string, expected: string): boolean {
-  const actual = Buffer.from(fingerprint(value, salt), 'base64');
+/** `stateKey`: the key the fingerprint was keyed with (records of earlier versions were not keyed). */
+export function sameFingerprint(value: string, salt: string, expected: string, stateKey: string | undefined): boolean {
+  const actual = Buffer.from(fingerprint(value, salt, stateKey), 'base64');
   const wanted = Buffer.from(expected, 'base64');
   return actual.length === wanted.length && timingSafeEqual(actual, wanted);
 }

@@ -28,8 +28,11 @@ export interface ResourceRecord {
   props: JsonObject;
   outputs: Outputs;
   secretOutputs?: SealedSecrets;
-  /** scrypt fingerprints of the secret values last applied, by environment variable. */
-  secretFingerprints?: { salt: string; values: Record<string, string> };
+  /**
+   * Fingerprints of the secret values last applied, by environment variable: keyed with the state
+   * key (`keyed`), or, made without one or by an earlier version, scrypt hashes.
+   */
+  secretFingerprints?: { salt: string; keyed?: true; values: Record<string, string> };
   /** Logical ids this resource references (deleted after it). */
   dependencies: string[];
   /** Crash-recovery data a handler saved during an interrupted create. */
