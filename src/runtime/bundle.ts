@@ -19,6 +19,7 @@ const PREBUILT = path.join(PACKAGE_ROOT, HANDLER_FILE);
 /** The handler's entry module: the built-in types, then the handler's main. */
 const ENTRY = path.resolve(__dirname, '..', 'handler-entry');
 const EARLY = path.resolve(__dirname, 'early-secrets');
+const NO_HTTP2 = path.resolve(__dirname, 'no-http2');
 
 /** A resource type as the bundle needs it: its name and the module that defines it. */
 export interface BundledType {
@@ -74,6 +75,7 @@ export function buildHandler(extraModules: readonly string[], outFile?: string):
     legalComments: 'none',
     logLevel: 'silent',
     external: ['pg-native'], // pg's optional native binding
+    alias: { 'node:http2': NO_HTTP2 },
   });
   const code = result.outputFiles[0].contents;
   const hash = createHash('sha256').update(code).digest('hex').slice(0, 32).toUpperCase();

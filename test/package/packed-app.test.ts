@@ -133,7 +133,7 @@ function expectSynthesized(outdir: string): Record<string, any> {
   expect(spec('pumps')).toMatchObject({ type: 'cognite:gateway-raw-table', id: 'pumps', props: { tablename: 'pumps' } });
   // The reconciler runs the handler bundle the package ships prebuilt (nothing bundled at synth).
   const command: string = data.pgstacks.provisioner[0]['local-exec'].command;
-  const handler = /node (assets\/\S+\/pgstacks-handler\.js) reconcile/.exec(command)?.[1];
+  const handler = / (assets\/\S+\/pgstacks-handler\.js) reconcile/.exec(command)?.[1];
   expect(handler).toBeDefined();
   const prebuilt = path.join(app, 'node_modules', 'pgstacks', 'lib', 'pgstacks-handler.js');
   expect(fs.readFileSync(path.join(dir, handler!)).equals(fs.readFileSync(prebuilt))).toBe(true);
