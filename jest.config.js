@@ -8,4 +8,5 @@ module.exports = {
   moduleNameMapper: { '^pgstacks$': '<rootDir>/index.ts' },
   testTimeout: 120000,
   setupFiles: ['<rootDir>/test/support/env.ts'],
+  setupFilesAfterEnv: ['<rootDir>/test/support/cleanup.ts'],
 };
