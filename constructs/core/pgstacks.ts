@@ -283,7 +283,7 @@ export class PgstacksRuntime extends Construct {
     const triggers = { spec: JSON.stringify(canonicalize({ connection: logicalId, props: escapeTemplates(props) })) };
     this.connections.push({ id: logicalId, props, name, path, triggers });
     this.connectionProps.set(logicalId, props);
-    return `${this.kind}.${name}`;
+    return this.addressOf(name);
   }
 
   /**
@@ -300,7 +300,7 @@ export class PgstacksRuntime extends Construct {
     const triggers = plain ? { spec: json } : encodeTriggers({ ...spec, props: escapeTemplates(spec.props) as JsonObject });
     const name = this.terraformName(spec.id);
     this.entries.push({ spec, typeModule: type.module, name, path, triggers, json });
-    return `${this.kind}.${name}`;
+    return this.addressOf(name);
   }
 
   private resource(scope: Construct, id: string, name: string, triggers: JsonObject | IResolvable, meta: TerraformMetaArguments): TerraformResource {
@@ -310,6 +310,11 @@ export class PgstacksRuntime extends Construct {
         : new NullResource(scope, id, { triggers: triggers as { [key: string]: string }, ...meta });
     resource.overrideLogicalId(name);
     return resource;
+  }
+
+  /** The Terraform address of the lifecycle resource named `name`. */
+  private addressOf(name: string): string {
+    return `${this.kind}.${name}`;
   }
 
   private get triggersAttribute(): string {
@@ -377,7 +382,7 @@ export class PgstacksRuntime extends Construct {
       manifestHash: `sha256:${digest}`,
     };
     const lifecycles: Lifecycle[] = [...this.connections, ...this.entries];
-    const lifecycleAddress = (l: Lifecycle) => `${this.kind}.${l.name}`;
+    const lifecycleAddress = (l: Lifecycle) => this.addressOf(l.name);
     // The teardown goes after the lifecycle resources that hold other resources' values (so on
     // destroy it runs before what they reference is destroyed), and the reconciler after the
     // teardown. The other lifecycle resources wait for the start resource, which Terraform

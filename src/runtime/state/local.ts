@@ -170,7 +170,7 @@ export class LocalDirectoryStore implements StateStore {
     if (text !== undefined) {
       for (const [id, raw] of Object.entries(parseStateFile(text, recordsFile))) records.set(id, { raw, location: `${recordsFile}, record '${id}'` });
     } else {
-      for (const [id, file] of await legacyFiles(dir)) {
+      for (const [id, file] of legacyFiles(dir, await filesIn(dir))) {
         const legacy = await readIfExists(file);
         if (legacy !== undefined) records.set(id, { text: legacy, location: file });
       }
@@ -200,10 +200,10 @@ export class LocalDirectoryStore implements StateStore {
    */
   private async compact(stack: string): Promise<void> {
     const dir = this.stackDir(stack);
-    const journalFile = path.join(dir, JOURNAL_FILE);
-    const hasRecordsFile = await exists(path.join(dir, RECORDS_FILE));
-    const legacy = hasRecordsFile ? [] : await legacyFiles(dir);
-    if (!(await exists(journalFile)) && legacy.length === 0) return;
+    const files = await fs.readdir(dir);
+    await removeAbandonedTemps(dir, files);
+    const legacy = files.includes(RECORDS_FILE) ? [] : legacyFiles(dir, files);
+    if (!files.includes(JOURNAL_FILE) && legacy.length === 0) return;
     const records: Record<string, unknown> = {};
     for (const [id, stored] of [...(await this.load(stack))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
       if (stored.text === undefined) records[id] = stored.raw;
@@ -216,9 +216,8 @@ export class LocalDirectoryStore implements StateStore {
       }
     }
     writeAtomically(path.join(dir, RECORDS_FILE), `${JSON.stringify(records, null, 2)}\n`, this.nextTemp());
-    await fs.rm(journalFile, { force: true });
+    await fs.rm(path.join(dir, JOURNAL_FILE), { force: true });
     for (const [, file] of legacy) await fs.rm(file, { force: true });
-    await removeAbandonedTemps(dir, await fs.readdir(dir));
   }
 
   private nextTemp(): string {
@@ -251,16 +250,19 @@ function parseStateFile(text: string, file: string): Record<string, unknown> {
   return raw as Record<string, unknown>;
 }
 
-/** Record files of earlier versions: `<logical id>.json`, by logical id. */
-async function legacyFiles(dir: string): Promise<Array<[string, string]>> {
-  let files: string[];
+/** Record files of earlier versions among `files` of `dir`: `<logical id>.json`, by logical id. */
+function legacyFiles(dir: string, files: readonly string[]): Array<[string, string]> {
+  return files.filter((f) => f.endsWith('.json')).map((f) => [decode(f), path.join(dir, f)]);
+}
+
+/** The names in `dir`; none when it does not exist. */
+async function filesIn(dir: string): Promise<string[]> {
   try {
-    files = await fs.readdir(dir);
+    return await fs.readdir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return files.filter((f) => f.endsWith('.json')).map((f) => [decode(f), path.join(dir, f)]);
 }
 
 async function readIfExists(file: string): Promise<string | undefined> {
@@ -270,13 +272,6 @@ async function readIfExists(file: string): Promise<string | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** Temporary files of writes interrupted by a kill (`<target>.<pid>.<random>.<n>.tmp`) whose writer is gone. */
