@@ -30,8 +30,13 @@ export interface PostgresServer {
   readonly password: string;
   /** Superuser pool on the state database. */
   readonly state: Pool;
-  /** Runs `fn` with a superuser connection to `database` (a fresh connection, closed afterwards). */
+  /** Runs `fn` with the superuser connection to `database` (see `connect`). */
   withDatabase<T>(database: string, fn: (client: ClientBase) => Promise<T>): Promise<T>;
+  /**
+   * The superuser connection to an emulated database, for the caller to `release()`: one per
+   * database, so requests on the same database wait for each other.
+   */
+  connect(database: string): Promise<PoolClient>;
   /** Runs `fn` in a transaction on the state database. */
   transaction<T>(fn: (client: PoolClient) => Promise<T>): Promise<T>;
   /**
@@ -39,8 +44,6 @@ export interface PostgresServer {
    * until granted, so a login role sees only what an emulator hands it.
    */
   createIsolatedDatabase(name: string, setup?: (client: ClientBase) => Promise<void>): Promise<void>;
-  /** Renames a database, closing the connections kept to it first (Postgres requires none). */
-  renameDatabase(from: string, to: string): Promise<void>;
   /** Drops a database (disconnecting its sessions); a missing one is fine. */
   dropDatabase(name: string): Promise<void>;
   stop(): Promise<void>;
@@ -181,16 +184,19 @@ async function startPostgresOnce(options: PostgresOptions, port: number): Promis
     throw error;
   }
 
-  const state = new Pool({ ...connection, database: STATE_DATABASE, max: 20, idleTimeoutMillis: 5_000 });
+  // A new connection costs ~6 ms of CPU (a backend, SCRAM on both sides); a sandbox stays up between
+  // deploys, so its connections do too.
+  const state = new Pool({ ...connection, database: STATE_DATABASE, max: 20, idleTimeoutMillis: 60_000 });
   // An idle client that loses its connection (e.g. at shutdown) must not crash the process.
   state.on('error', () => undefined);
 
-  // A small pool per emulated database: a new backend per request costs more than the request.
+  // One connection per emulated database: its requests are a few DDL statements each, cheaper than
+  // opening a second connection, and there may be hundreds of databases (so it closes when idle).
   const pools = new Map<string, Pool>();
   const poolOf = (database: string) => {
     let pool = pools.get(database);
     if (!pool) {
-      pool = new Pool({ ...connection, database, max: 4, idleTimeoutMillis: 2_000 });
+      pool = new Pool({ ...connection, database, max: 1, idleTimeoutMillis: 2_000 });
       pool.on('error', () => undefined);
       pools.set(database, pool);
     }
@@ -205,6 +211,7 @@ async function startPostgresOnce(options: PostgresOptions, port: number): Promis
   const server: PostgresServer = {
     ...connection,
     state,
+    connect: (database) => poolOf(database).connect(),
     async withDatabase(database, fn) {
       const client = await poolOf(database).connect();
       try {
@@ -237,10 +244,6 @@ async function startPostgresOnce(options: PostgresOptions, port: number): Promis
         await client.query('REVOKE ALL ON SCHEMA public FROM PUBLIC');
         await setup?.(client);
       });
-    },
-    async renameDatabase(from, to) {
-      await closePool(from);
-      await state.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
     },
     async dropDatabase(name) {
       await closePool(name);

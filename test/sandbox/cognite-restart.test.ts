@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import { ManualClock, startSandbox, type Sandbox } from '../../src/sandbox';
-import { Cdf, connect, http, tempDataDir, tokenFor } from './support';
+import { asSuperuser, Cdf, connect, http, spareDatabases, tempDataDir, tokenFor } from './support';
 
 let dataDir: string;
 let sandbox: Sandbox | undefined;
@@ -78,6 +78,7 @@ test('a restart with the same data directory keeps the default client, users, ta
   await client.query("INSERT INTO kept VALUES ('a', 1)");
   await client.end();
   const oldToken = cdf.token;
+  const leftSpares = await waitFor(() => spareDatabases(sandbox!), (names) => names.length === 2);
   await sandbox.stop();
 
   sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0 });
@@ -96,7 +97,23 @@ test('a restart with the same data directory keeps the default client, users, ta
   const login = await connect(sandbox, user.username, user.password);
   expect((await login.query('SELECT n FROM kept')).rows).toEqual([{ n: '1' }]);
   await login.end();
+  // The spares left by the last run are dropped and new ones made.
+  const isNew = (name: string) => !leftSpares.includes(name);
+  const newSpares = await waitFor(() => spareDatabases(sandbox!), (names) => names.length === 2 && names.every(isNew));
+  expect(newSpares.filter((name) => !isNew(name))).toEqual([]);
+  expect(newSpares).toHaveLength(2);
+  const databases = await asSuperuser(sandbox, 'postgres', async (c) => (await c.query('SELECT datname FROM pg_database WHERE datname = ANY($1)', [leftSpares])).rows);
+  expect(databases).toEqual([]);
   // Session ids keep counting up.
   const session = await again.post('/sessions', { items: [{ tokenExchange: true }] });
   expect(session.body.items[0].id).toBeGreaterThan(user.sessionId);
 });
+
+/** Polls `read` until `done` holds (10 s at most). */
+async function waitFor<T>(read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
+  for (let waited = 0; ; waited += 100) {
+    const value = await read();
+    if (done(value) || waited >= 10_000) return value;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -92,6 +92,14 @@ export async function connect(sandbox: Sandbox, user: string, password: string, 
 }
 
 /** The SQLSTATE of a failed connect or query. */
+/** The gateway databases the Cognite emulator has made ahead of time (named after future users), by name. */
+export function spareDatabases(sandbox: Sandbox): Promise<string[]> {
+  return asSuperuser(sandbox, 'pgstacks_sandbox', async (c) => {
+    const found = await c.query('SELECT s.name FROM cognite.spare_databases s JOIN pg_database d ON d.datname = s.name ORDER BY s.name');
+    return found.rows.map((r) => r.name as string);
+  });
+}
+
 export async function sqlState(work: Promise<unknown>): Promise<string | undefined> {
   try {
     await work;

@@ -122,8 +122,9 @@ export function rawViewOf(username: string, tablename: string): { readonly schem
 }
 
 /**
- * Creates (or re-creates) the views gateway raw tables read and write RAW through: one
- * multi-statement query (round trips, not the DDL, are most of a table create's cost).
+ * Creates the views gateway raw tables read and write RAW through: one multi-statement query
+ * (round trips, not the DDL, are most of a table create's cost). A view is made and dropped in
+ * the same transaction as its gateway table, so none exists yet.
  */
 export async function createRawViews(tx: PoolClient, mappings: readonly RawMapping[]): Promise<void> {
   const statements = mappings.flatMap((mapping) => {
@@ -133,7 +134,6 @@ export async function createRawViews(tx: PoolClient, mappings: readonly RawMappi
     const record = others.length ? `CROSS JOIN LATERAL jsonb_to_record(r.columns) AS c(${others.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ')})` : '';
     const args = [mapping.project, mapping.database, mapping.table, mapping.primaryKey ?? ''].map(quoteLiteral).join(', ');
     return [
-      `DROP VIEW IF EXISTS ${name}`,
       `CREATE VIEW ${name} AS SELECT r.ctid AS ctid, ${shown.join(', ')} FROM ${SCHEMA}.rows r ${record}
         WHERE r.project = ${quoteLiteral(mapping.project)} AND r.db = ${quoteLiteral(mapping.database)} AND r.tbl = ${quoteLiteral(mapping.table)}`,
       `CREATE TRIGGER write_raw INSTEAD OF INSERT OR UPDATE OR DELETE ON ${name} FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.write_row(${args})`,

@@ -55,6 +55,10 @@ export async function migrate(db: Pool): Promise<void> {
       raw_table    text,
       PRIMARY KEY (username, tablename)
     );
+    -- Gateway databases made ahead of time (userdb.ts), named after users that do not exist yet.
+    CREATE TABLE IF NOT EXISTS cognite.spare_databases (
+      name text PRIMARY KEY
+    );
     CREATE TABLE IF NOT EXISTS cognite.raw_dbs (
       project      text NOT NULL,
       name         text NOT NULL,

@@ -9,7 +9,7 @@
  * RAW behind it, so it is a plain table whose writes replace the row with the same key.
  */
 import { randomBytes } from 'node:crypto';
-import type { ClientBase as Client } from 'pg';
+import type { ClientBase as Client, PoolClient } from 'pg';
 import { quoteIdent, quoteLiteral, STATE_DATABASE, type PostgresServer } from '../postgres';
 import { rawViewOf, type BridgeLogin } from './raw-store';
 
@@ -89,24 +89,39 @@ END
 $fn$;
 `;
 
-/** Creates the login role and its database (a spare one, renamed, when one is ready); undoes both if any step fails. */
-export async function createGatewayLogin(pg: PostgresServer, username: string, password: string, bridge: RawBridge, spares?: SpareDatabases): Promise<void> {
+/** Lowercase, starts with a letter (a plain Postgres identifier), ~119 bits of randomness. */
+export function newUsername(): string {
+  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
+  return `u${[...randomBytes(23)].map((b) => alphabet[b % 36]).join('')}`;
+}
+
+/**
+ * Creates a gateway user's login role and database (a spare one, when one is ready) under a new
+ * username, and returns the username; undoes both if any step fails.
+ */
+export async function createGatewayLogin(pg: PostgresServer, password: string, bridge: RawBridge, spares?: SpareDatabases): Promise<string> {
+  const spare = spares?.take();
+  const username = spare?.name ?? newUsername();
   const role = quoteIdent(username);
-  await pg.state.query(
-    `CREATE ROLE ${role} LOGIN PASSWORD ${quoteLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS`,
-  );
+  let client = spare?.client;
   try {
-    const spare = spares?.take();
-    if (spare) await pg.renameDatabase(spare, username);
-    else await pg.createIsolatedDatabase(username, (client) => prepareGatewayDatabase(client, bridge));
-    await pg.withDatabase(username, async (client) => {
-      await client.query(`GRANT CONNECT ON DATABASE ${role} TO ${role}; GRANT USAGE ON SCHEMA public TO ${role}`);
-      await connectToRaw(client, username, bridge);
-    });
+    await pg.state.query(
+      `CREATE ROLE ${role} LOGIN PASSWORD ${quoteLiteral(password)} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+       DELETE FROM cognite.spare_databases WHERE name = ${quoteLiteral(username)}`,
+    );
+    if (!client) {
+      await pg.createIsolatedDatabase(username, (c) => prepareGatewayDatabase(c, bridge));
+      client = await pg.connect(username);
+    }
+    // The database already points at RAW (prepareGatewayDatabase): one round trip finishes it.
+    await client.query(`GRANT CONNECT ON DATABASE ${role} TO ${role}; GRANT USAGE ON SCHEMA public TO ${role}; ${userMapping(username, bridge)}`);
+    client.release();
   } catch (error) {
+    client?.release(true);
     await dropGatewayLogin(pg, username).catch(() => undefined);
     throw error;
   }
+  return username;
 }
 
 /** What a gateway database holds before its user is known. */
@@ -119,14 +134,23 @@ async function prepareGatewayDatabase(client: Client, bridge: RawBridge): Promis
 
 /** Databases made before a spare is taken wait this long after the last take (or the start), so they are made when the sandbox is quiet. */
 const SPARE_QUIET_MS = 1_000;
-const SPARE_PREFIX = 'pgstacks_spare_';
+/** What spares were called before they were named after their future users. */
+const LEGACY_SPARE_PATTERN = 'pgstacks\\_spare\\_%';
+
+/** A gateway database made ahead of time, named after the user it will belong to, with its connection open. */
+export interface SpareDatabase {
+  readonly name: string;
+  readonly client: PoolClient;
+}
 
 /**
  * Gateway databases made ahead of time. CREATE DATABASE is most of the cost of a user create
- * (100 ms and more on a busy machine), so the sandbox keeps a few ready and a create renames one.
+ * (100 ms and more on a busy machine), and a new connection ~6 ms of CPU; so the sandbox keeps a
+ * few databases ready, each already named with a fresh username and with its connection open,
+ * and a create takes one. `cognite.spare_databases` lists them, so a restart drops those left.
  */
 export class SpareDatabases {
-  private readonly ready: string[] = [];
+  private readonly ready: Array<SpareDatabase & { readonly onError: () => void }> = [];
   private filling?: Promise<void>;
   private timer?: NodeJS.Timeout;
   private stopped = false;
@@ -138,11 +162,13 @@ export class SpareDatabases {
     private readonly count = 2,
   ) {}
 
-  /** A prepared database, if one is ready. */
-  take(): string | undefined {
-    const name = this.ready.shift();
+  /** A prepared database, if one is ready; the caller releases its connection. */
+  take(): SpareDatabase | undefined {
+    const spare = this.ready.shift();
     this.fillLater();
-    return name;
+    if (!spare) return undefined;
+    spare.client.off('error', spare.onError);
+    return { name: spare.name, client: spare.client };
   }
 
   /** Makes spares up to `count` once the sandbox has been quiet for a while. */
@@ -153,25 +179,40 @@ export class SpareDatabases {
     this.timer.unref();
   }
 
-  /** Waits for a spare being made, and makes no more. */
+  /** Waits for a spare being made, makes no more, and closes the connections of those ready (a restart drops them). */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.filling;
+    for (const spare of this.ready.splice(0)) spare.client.release(true);
   }
 
   private fill(): Promise<void> {
     this.filling ??= (async () => {
       if (!this.cleaned) {
         // An earlier run's spares may be half made: start over.
-        const left = await this.pg.state.query("SELECT datname FROM pg_database WHERE datname LIKE 'pgstacks\\_spare\\_%'");
-        for (const { datname } of left.rows as { datname: string }[]) await this.pg.dropDatabase(datname);
+        const left = await this.pg.state.query(
+          `SELECT name FROM cognite.spare_databases UNION SELECT datname FROM pg_database WHERE datname LIKE '${LEGACY_SPARE_PATTERN}'`,
+        );
+        for (const { name } of left.rows as { name: string }[]) {
+          await this.pg.dropDatabase(name);
+          await this.pg.state.query('DELETE FROM cognite.spare_databases WHERE name = $1', [name]);
+        }
         this.cleaned = true;
       }
       while (!this.stopped && this.ready.length < this.count) {
-        const name = `${SPARE_PREFIX}${randomBytes(6).toString('hex')}`;
+        const name = newUsername();
+        await this.pg.state.query('INSERT INTO cognite.spare_databases (name) VALUES ($1)', [name]);
         await this.pg.createIsolatedDatabase(name, (client) => prepareGatewayDatabase(client, this.bridge));
-        this.ready.push(name);
+        const client = await this.pg.connect(name);
+        // A connection lost while it waits makes the spare useless: forget it (the restart drops it).
+        const onError = () => {
+          const i = this.ready.findIndex((spare) => spare.client === client);
+          if (i >= 0) this.ready.splice(i, 1);
+          client.release(true);
+        };
+        client.on('error', onError);
+        this.ready.push({ name, client, onError });
       }
     })()
       .catch((error: unknown) => {
@@ -192,9 +233,11 @@ export class SpareDatabases {
  */
 export async function connectToRaw(client: Client, username: string, bridge: RawBridge): Promise<void> {
   await pointAtRaw(client, bridge);
-  await client.query(
-    `CREATE USER MAPPING IF NOT EXISTS FOR ${quoteIdent(username)} SERVER ${RAW_SERVER} OPTIONS (user ${quoteLiteral(bridge.user)}, password ${quoteLiteral(bridge.password)})`,
-  );
+  await client.query(userMapping(username, bridge));
+}
+
+function userMapping(username: string, bridge: RawBridge): string {
+  return `CREATE USER MAPPING IF NOT EXISTS FOR ${quoteIdent(username)} SERVER ${RAW_SERVER} OPTIONS (user ${quoteLiteral(bridge.user)}, password ${quoteLiteral(bridge.password)})`;
 }
 
 /** The postgres_fdw server, at the state database's current port (a spare may have been made before a restart). */

@@ -14,7 +14,7 @@ import { pageOf } from './paging';
 import { dropRawViews } from './raw-store';
 import { cursor, integer, items, text } from './schemas';
 import { consumeNonce } from './sessions';
-import { createGatewayLogin, dropGatewayLogin, type RawBridge, type SpareDatabases } from './userdb';
+import { createGatewayLogin, dropGatewayLogin, newUsername, type RawBridge, type SpareDatabases } from './userdb';
 
 export interface UserRow {
   username: string;
@@ -68,12 +68,6 @@ export function unknownUsers(usernames: readonly string[]): HttpError {
   return new HttpError(404, `Users not found: ${usernames.join(', ')}`, { missing: usernames.map((username) => ({ username })) });
 }
 
-/** Lowercase, starts with a letter (a plain Postgres identifier), ~119 bits of randomness. */
-function newUsername(): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return `u${[...randomBytes(23)].map((b) => alphabet[b % 36]).join('')}`;
-}
-
 export interface UserRouteOptions {
   /** Where gateway users log in. */
   readonly host: string;
@@ -109,20 +103,25 @@ export function userRoutes(pg: PostgresServer, auth: CogniteAuth, options: UserR
       body: createBody,
       async handler(_ctx, { guard: grant, body }) {
         const { project } = grant;
-        const name = newUsername();
-        if (!grant.covers({ username: name })) throw new HttpError(403, 'Forbidden: creating users needs postgresGatewayAcl:WRITE with scope all');
+        // Only a grant with scope `all` covers a username nobody has seen.
+        if (!grant.covers({ username: newUsername() })) throw new HttpError(403, 'Forbidden: creating users needs postgresGatewayAcl:WRITE with scope all');
         const password = randomBytes(24).toString('base64url');
         const now = options.clock.now();
-        await pg.transaction(async (tx) => {
+        const row = await pg.transaction(async (tx) => {
           const sessionId = await consumeNonce(tx, options.clock, project, body.items[0]!.credentials.nonce);
-          await tx.query(
-            'INSERT INTO cognite.gateway_users (username, project, session_id, created_time, last_updated_time) VALUES ($1, $2, $3, $4, $4)',
-            [name, project, sessionId, now],
-          );
-          // Rolled back together with the nonce if the login cannot be made.
-          await createGatewayLogin(pg, name, password, options.bridge, options.spares);
+          // The nonce is used only if the login is made (the transaction rolls back otherwise).
+          const name = await createGatewayLogin(pg, password, options.bridge, options.spares);
+          try {
+            const inserted = await tx.query(
+              'INSERT INTO cognite.gateway_users (username, project, session_id, created_time, last_updated_time) VALUES ($1, $2, $3, $4, $4) RETURNING *',
+              [name, project, sessionId, now],
+            );
+            return inserted.rows[0] as UserRow;
+          } catch (error) {
+            await dropGatewayLogin(pg, name).catch(() => undefined);
+            throw error;
+          }
         });
-        const row = (await pg.state.query('SELECT * FROM cognite.gateway_users WHERE username = $1', [name])).rows[0] as UserRow;
         // `port` is the sandbox's addition: the real gateway listens on the Postgres default (5432).
         return { items: [{ host: options.host, port: options.port, password, ...userItem(row) }] };
       },
