@@ -318,6 +318,17 @@ describe('spare gateway databases', () => {
     // Made again once the sandbox is quiet.
     expect(await sparesReady(2)).toHaveLength(2);
   });
+
+  test('a spare whose connection is lost is not used, and the sandbox goes on', async () => {
+    const ready = await sparesReady(2);
+    await asSuperuser(sandbox, 'postgres', (c) => c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = ANY($1)', [ready]));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const user = await cdf.createUser();
+    expect(ready).not.toContain(user.username);
+    const client = await connect(sandbox, user.username, user.password);
+    expect((await client.query('SELECT current_database() AS d')).rows[0].d).toBe(user.username);
+    await client.end();
+  });
 });
 
 describe('gateway tables', () => {

@@ -184,7 +184,7 @@ export class SpareDatabases {
     this.stopped = true;
     clearTimeout(this.timer);
     await this.filling;
-    for (const spare of this.ready.splice(0)) spare.client.release(true);
+    this.ready.splice(0).forEach(closeSpare);
   }
 
   private fill(): Promise<void> {
@@ -208,8 +208,7 @@ export class SpareDatabases {
         // A connection lost while it waits makes the spare useless: forget it (the restart drops it).
         const onError = () => {
           const i = this.ready.findIndex((spare) => spare.client === client);
-          if (i >= 0) this.ready.splice(i, 1);
-          client.release(true);
+          if (i >= 0) this.ready.splice(i, 1).forEach(closeSpare);
         };
         client.on('error', onError);
         this.ready.push({ name, client, onError });
@@ -224,6 +223,12 @@ export class SpareDatabases {
       });
     return this.filling;
   }
+}
+
+/** Closes a spare's connection; from then on its pool handles the connection's errors. */
+function closeSpare(spare: SpareDatabase & { readonly onError: () => void }): void {
+  spare.client.off('error', spare.onError);
+  spare.client.release(true);
 }
 
 /**
