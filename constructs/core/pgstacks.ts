@@ -28,7 +28,7 @@ import { Construct, type IConstruct } from 'constructs';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { handlerBundle, synthWorkDirectory, type BundledType } from '../../src/runtime/bundle';
+import { HANDLER_FILE, handlerBundle, synthWorkDirectory, type BundledType } from '../../src/runtime/bundle';
 import { HANDLER_ENV, type HandlerCommand } from '../../src/runtime/handler-env';
 import type { ResourceType } from '../../src/runtime/resource-type';
 import { NO_UNFINISHED_RUN } from '../../src/runtime/run-marker';
@@ -336,7 +336,7 @@ export class PgstacksRuntime extends Construct {
     return {
       'local-exec': {
         // Lazy.anyValue, not stringValue: a string token would stay in cdktf's global token map, and the runtime with it.
-        command: Lazy.anyValue({ produce: () => wrap(`exec node --liftoff-only ${this.prepare().handler.path} ${command}`) }),
+        command: Lazy.anyValue({ produce: () => wrap(`exec node --liftoff-only ${this.prepare().handler.path}/${HANDLER_FILE} ${command}`) }),
         quiet: true,
         ...(when ? { when } : {}),
         environment,
@@ -377,7 +377,7 @@ export class PgstacksRuntime extends Construct {
     const handler = handlerBundle([...this.extraTypes, ...this.entries.map((e) => ({ name: e.spec.type, module: e.typeModule }))]);
     this.prepared = {
       // Hashes given: cdktf would otherwise read and hash both files on every synth.
-      handler: new TerraformAsset(this, 'handler', { path: handler.path, assetHash: handler.hash, type: AssetType.FILE }),
+      handler: new TerraformAsset(this, 'handler', { path: handler.directory, assetHash: handler.hash, type: AssetType.DIRECTORY }),
       manifest: new TerraformAsset(this, 'manifest', { path: file, assetHash: digest.slice(0, 32).toUpperCase(), type: AssetType.FILE }),
       manifestHash: `sha256:${digest}`,
     };

@@ -1,25 +1,33 @@
 /**
- * The handler bundle: one self-contained file (the runtime and the resource types) shipped as a
- * TerraformAsset, so the machine that applies needs only Node. The installed package ships it
+ * The handler: a directory shipped as a TerraformAsset, so the machine that applies needs only
+ * Node. It holds one self-contained bundle (the runtime and the resource types) and the small
+ * entry file that runs it with V8's code cache (handler-loader.ts). The installed package ships it
  * prebuilt with every built-in type (`npm run build`); a stack that uses a type of its own gets a
- * bundle built at synth from the handler entry plus that type's module.
+ * handler built at synth from the handler entry plus that type's module.
  */
-import { buildSync } from 'esbuild';
+import { buildSync, type BuildOptions } from 'esbuild';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
+/** The handler directory's entry file: `node <dir>/pgstacks-handler.js <command>`. */
 export const HANDLER_FILE = 'pgstacks-handler.js';
-/** Beside the prebuilt bundle: the names of the resource types it holds. */
+/** The bundle the entry file runs, beside it. */
+const BUNDLE_FILE = 'pgstacks-handler.bundle.js';
+/** The prebuilt handler's directory, in the package's lib/. */
+export const HANDLER_DIRECTORY = 'pgstacks-handler';
+/** Beside the prebuilt handler: the names of the resource types it holds. */
 export const HANDLER_TYPES_FILE = 'pgstacks-handler.types.json';
 const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
-/** In the compiled package (lib/src/runtime), the prebuilt bundle is lib/pgstacks-handler.js. */
-const PREBUILT = path.join(PACKAGE_ROOT, HANDLER_FILE);
+/** In the compiled package (lib/src/runtime), the prebuilt handler is lib/pgstacks-handler/. */
+const PREBUILT = path.join(PACKAGE_ROOT, HANDLER_DIRECTORY);
 /** The handler's entry module: the built-in types, then the handler's main. */
 const ENTRY = path.resolve(__dirname, '..', 'handler-entry');
 const EARLY = path.resolve(__dirname, 'early-secrets');
 const NO_HTTP2 = path.resolve(__dirname, 'no-http2');
+const UNDICI_HTTP = path.resolve(__dirname, 'undici-http');
+const LOADER = path.resolve(__dirname, 'handler-loader');
 
 /** A resource type as the bundle needs it: its name and the module that defines it. */
 export interface BundledType {
@@ -27,20 +35,20 @@ export interface BundledType {
   readonly module: string;
 }
 
-/** A handler bundle: its file, and a hash of its content (so synth need not read 2 MB to hash it). */
+/** A handler directory, and a hash of its bundle (so synth need not read 2 MB to hash it). */
 export interface HandlerBundle {
-  readonly path: string;
+  readonly directory: string;
   readonly hash: string;
 }
 
 const built = new Map<string, HandlerBundle>();
 let workDir: string | undefined;
 
-/** The bundle for a stack whose resources are of `types`: the prebuilt one when it holds them all. */
+/** The handler for a stack whose resources are of `types`: the prebuilt one when it holds them all. */
 export function handlerBundle(types: readonly BundledType[]): HandlerBundle {
   const prebuilt = prebuiltTypes();
   const missing = types.filter((t) => !prebuilt?.types.includes(t.name));
-  if (prebuilt?.hash && missing.length === 0) return { path: PREBUILT, hash: prebuilt.hash };
+  if (prebuilt?.hash && missing.length === 0) return { directory: PREBUILT, hash: prebuilt.hash };
   return buildHandler(missing.map((t) => t.module));
 }
 
@@ -52,39 +60,54 @@ function prebuiltTypes(): { types: string[]; hash?: string } | undefined {
   }
 }
 
-/** Bundles the handler entry with `extraModules` (their types register on load); cached per process. */
-export function buildHandler(extraModules: readonly string[], outFile?: string): HandlerBundle {
+const COMMON: BuildOptions = {
+  absWorkingDir: PACKAGE_ROOT, // module comments are relative to it, so the output is reproducible
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'cjs',
+  write: false,
+  legalComments: 'none',
+  logLevel: 'silent',
+};
+
+/** Bundles the handler entry with `extraModules` (their types register on load) into a handler directory; cached per process. */
+export function buildHandler(extraModules: readonly string[], outDirectory?: string): HandlerBundle {
   const modules = [...new Set(extraModules.map(stripExtension))].sort();
-  const key = `${modules.join('\n')}\n${outFile ?? ''}`;
+  const key = `${modules.join('\n')}\n${outDirectory ?? ''}`;
   const cached = built.get(key);
-  if (cached && fs.existsSync(cached.path)) return cached;
+  if (cached && fs.existsSync(path.join(cached.directory, BUNDLE_FILE))) return cached;
 
   // The slow hashes start first (early-secrets.ts); the extra types register before the entry runs the handler.
   const entry = [
     `require(${JSON.stringify(EARLY)}).startDerivingSecrets(process.env);`,
     ...[...modules, ENTRY].map((m) => `require(${JSON.stringify(m)});`),
   ].join('\n');
-  const result = buildSync({
+  const code = buildSync({
+    ...COMMON,
     stdin: { contents: entry, resolveDir: PACKAGE_ROOT, sourcefile: 'pgstacks-handler-entry.js', loader: 'js' },
-    absWorkingDir: PACKAGE_ROOT, // module comments are relative to it, so the output is reproducible
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
-    format: 'cjs',
-    write: false,
-    legalComments: 'none',
-    logLevel: 'silent',
     external: ['pg-native'], // pg's optional native binding
-    alias: { 'node:http2': NO_HTTP2 },
-  });
-  const code = result.outputFiles[0].contents;
-  const hash = createHash('sha256').update(code).digest('hex').slice(0, 32).toUpperCase();
-  const file = outFile ?? path.join(synthWorkDirectory(), hash.slice(0, 16), HANDLER_FILE);
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, code);
-  const bundle = { path: file, hash };
-  built.set(key, bundle);
-  return bundle;
+    // Node modules undici loads and pgstacks does not need (no-http2.ts, undici-http.ts).
+    alias: { 'node:http2': NO_HTTP2, 'node:http': UNDICI_HTTP },
+  }).outputFiles![0]!.contents;
+  const bundleHash = sha256(code);
+  const loader = buildSync({
+    ...COMMON,
+    entryPoints: [require.resolve(LOADER)],
+    define: { PGSTACKS_BUNDLE_HASH: JSON.stringify(bundleHash), PGSTACKS_BUNDLE_FILE: JSON.stringify(BUNDLE_FILE) },
+  }).outputFiles![0]!.contents;
+  const hash = sha256(Buffer.concat([loader, code]));
+  const directory = outDirectory ?? path.join(synthWorkDirectory(), hash.slice(0, 16), HANDLER_DIRECTORY);
+  fs.mkdirSync(directory, { recursive: true });
+  fs.writeFileSync(path.join(directory, HANDLER_FILE), loader);
+  fs.writeFileSync(path.join(directory, BUNDLE_FILE), code);
+  const handler = { directory, hash };
+  built.set(key, handler);
+  return handler;
+}
+
+function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex').slice(0, 32).toUpperCase();
 }
 
 /** A private directory for files made at synth (not a predictable /tmp path another user could plant a file in). */

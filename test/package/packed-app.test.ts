@@ -135,8 +135,10 @@ function expectSynthesized(outdir: string): Record<string, any> {
   const command: string = data.pgstacks.provisioner[0]['local-exec'].command;
   const handler = / (assets\/\S+\/pgstacks-handler\.js) reconcile/.exec(command)?.[1];
   expect(handler).toBeDefined();
-  const prebuilt = path.join(app, 'node_modules', 'pgstacks', 'lib', 'pgstacks-handler.js');
-  expect(fs.readFileSync(path.join(dir, handler!)).equals(fs.readFileSync(prebuilt))).toBe(true);
+  const prebuilt = path.join(app, 'node_modules', 'pgstacks', 'lib', 'pgstacks-handler');
+  for (const file of fs.readdirSync(prebuilt)) {
+    expect(fs.readFileSync(path.join(dir, path.dirname(handler!), file)).equals(fs.readFileSync(path.join(prebuilt, file)))).toBe(true);
+  }
   // The client secret is read at deploy time only.
   expect(JSON.stringify(tf)).not.toContain(appEnv.CDF_CLIENT_SECRET);
   return tf;
@@ -200,7 +202,7 @@ test("the app's main.ts is the README's simplest stack, verbatim", () => {
 test('the packed tarball holds the compiled package, the prebuilt handler and the bin, and no sources', async () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(app, 'node_modules', 'pgstacks', 'package.json'), 'utf8'));
   const installed = path.join(app, 'node_modules', 'pgstacks');
-  for (const file of [pkg.main, pkg.types, pkg.exports['./sandbox'].default, pkg.exports['./sandbox'].types, pkg.bin.pgstacks, 'lib/pgstacks-handler.js']) {
+  for (const file of [pkg.main, pkg.types, pkg.exports['./sandbox'].default, pkg.exports['./sandbox'].types, pkg.bin.pgstacks, 'lib/pgstacks-handler/pgstacks-handler.js', 'lib/pgstacks-handler/pgstacks-handler.bundle.js']) {
     expect(fs.existsSync(path.join(installed, file))).toBe(true);
   }
   expect(fs.existsSync(path.join(installed, 'src'))).toBe(false);

@@ -287,21 +287,66 @@ describe('secrets and the synthesized output', () => {
     }
   });
 
-  test('the handler is one self-contained file shipped as an asset', () => {
-    const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-synth-'));
-    const app = new App({ outdir });
-    new Widget(new TerraformStack(app, 'test'), 'a', { endpoint, name: 'alpha', size: 1 });
-    app.synth();
-    const command: string = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/test/cdk.tf.json'), 'utf8')).resource.terraform_data.pgstacks.provisioner[0]['local-exec'].command;
-    const handler = path.join(outdir, 'stacks/test', (/ (assets\/\S+\/pgstacks-handler\.js) /.exec(command) as RegExpExecArray)[1]);
-    const code = fs.readFileSync(handler, 'utf8');
-    const requires = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+  test('the handler is a self-contained directory shipped as an asset: an entry file and the bundle it runs', () => {
+    const { outdir, handler } = synthHandler();
     const builtins = new Set(require('node:module').builtinModules);
-    // node: modules are Node's own (undici loads node:sqlite lazily, on Node 22+ only).
-    expect(requires.filter((r) => !r.startsWith('node:') && !builtins.has(r) && r !== 'pg-native')).toEqual([]);
+    const files = fs.readdirSync(path.dirname(handler)).sort();
+    expect(files).toEqual(['pgstacks-handler.bundle.js', 'pgstacks-handler.js']);
+    for (const file of files) {
+      const code = fs.readFileSync(path.join(path.dirname(handler), file), 'utf8');
+      const requires = [...code.matchAll(/require\("([^"]+)"\)/g)].map((m) => m[1]);
+      // node: modules are Node's own (undici loads node:sqlite lazily, on Node 22+ only).
+      expect(requires.filter((r) => !r.startsWith('node:') && !builtins.has(r) && r !== 'pg-native')).toEqual([]);
+    }
     fs.rmSync(outdir, { recursive: true });
   });
+
+  test("the handler keeps V8's code cache in the user's cache directory: written once, used after, rewritten when damaged", () => {
+    const { outdir, handler } = synthHandler();
+    const cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-cache-'));
+    // The handler as the reconciler runs it; without a manifest it stops at once, with exit code 1.
+    const run = (env: Record<string, string> = { XDG_CACHE_HOME: cacheHome }) => {
+      const result = spawnSync(process.execPath, ['--liftoff-only', handler, 'reconcile'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+      expect(result.stdout).toContain('PGSTACKS_MANIFEST is not set');
+      expect(result.status).toBe(1);
+    };
+    const cacheFiles = () => fs.readdirSync(path.join(cacheHome, 'pgstacks'));
+    try {
+      run();
+      expect(cacheFiles()).toEqual([expect.stringMatching(new RegExp(`^handler-[0-9A-F]{32}-${process.version}-${process.arch}\\.v8cache$`))]);
+      const cache = path.join(cacheHome, 'pgstacks', cacheFiles()[0]!);
+      expect(fs.statSync(path.join(cacheHome, 'pgstacks')).mode & 0o777).toBe(0o700);
+      expect(fs.statSync(cache).mode & 0o777).toBe(0o600);
+      // V8 accepts it: the next run does not write it again.
+      const written = fs.statSync(cache).ino;
+      run();
+      expect(fs.statSync(cache).ino).toBe(written);
+      // A damaged cache is rejected by V8 and replaced; the run itself is unaffected.
+      fs.writeFileSync(cache, 'not a code cache');
+      run();
+      expect(fs.statSync(cache).size).toBeGreaterThan(1000);
+      expect(cacheFiles()).toHaveLength(1);
+      // Nowhere to write it: the run is unaffected.
+      const notADirectory = path.join(cacheHome, 'file');
+      fs.writeFileSync(notADirectory, '');
+      run({ XDG_CACHE_HOME: notADirectory });
+    } finally {
+      fs.rmSync(cacheHome, { recursive: true, force: true });
+      fs.rmSync(outdir, { recursive: true });
+    }
+  });
 });
+
+/** Synthesizes a one-widget stack; returns the out directory and the handler's entry file. */
+function synthHandler(): { outdir: string; handler: string } {
+  const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-synth-'));
+  const app = new App({ outdir });
+  new Widget(new TerraformStack(app, 'test'), 'a', { endpoint, name: 'alpha', size: 1 });
+  app.synth();
+  const command: string = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/test/cdk.tf.json'), 'utf8')).resource.terraform_data.pgstacks.provisioner[0]['local-exec'].command;
+  const handler = path.join(outdir, 'stacks/test', (/ (assets\/\S+\/pgstacks-handler\.js) /.exec(command) as RegExpExecArray)[1]!);
+  return { outdir, handler };
+}
 
 describe('the Terraform version', () => {
   test('is declared, not checked at synth: synth runs no terraform process', () => {
