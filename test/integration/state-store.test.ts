@@ -97,6 +97,23 @@ test('many concurrent writers leave every record whole', async () => {
   expect(fs.readdirSync(path.join(dir, 'my%20stack')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
 });
 
+test('writes made together (written in one append) keep the order they were made in', async () => {
+  await store.put(record('a'));
+  await Promise.all([store.put(record('b')), store.remove('my stack', 'a'), store.put(record('c')), store.put(record('b', { status: 'deleting' }))]);
+  const journal = fs.readFileSync(path.join(dir, 'my%20stack', '_stack.journal'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+  expect(journal.map((line) => [line.id, line.remove ? 'remove' : line.put.status])).toEqual([
+    ['a', 'ready'],
+    ['b', 'ready'],
+    ['a', 'remove'],
+    ['c', 'ready'],
+    ['b', 'deleting'],
+  ]);
+  expect((await store.list('my stack')).map((r) => [r.id, r.status])).toEqual([
+    ['b', 'deleting'],
+    ['c', 'ready'],
+  ]);
+});
+
 test('the stack lock excludes other processes and is released', async () => {
   const order: string[] = [];
   const script = path.join(dir, 'child.js');

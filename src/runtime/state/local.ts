@@ -155,10 +155,30 @@ export class LocalDirectoryStore implements StateStore {
     if (!this.made.has(stack)) await fs.mkdir(this.stackDir(stack), { recursive: true, mode: DIR_MODE });
   }
 
-  /** One line, in one write: concurrent writers' lines never interleave within a line. */
-  private async append(stack: string, line: JournalLine): Promise<void> {
-    await this.ensureDir(stack);
-    appendFileSync(path.join(this.stackDir(stack), JOURNAL_FILE), `${JSON.stringify(line)}\n`, { mode: FILE_MODE });
+  /** Journal lines waiting for their write, per stack. */
+  private readonly pending = new Map<string, { text: string; written: Promise<void> }>();
+
+  /**
+   * Appends a line; it is written when the current turn of the event loop ends, in one write with
+   * the lines of every other write made in it (the intents of the resources an engine starts
+   * together: one write, not one per resource). A write resolves once its line is written, and
+   * concurrent writers' lines never interleave within a line.
+   */
+  private append(stack: string, line: JournalLine): Promise<void> {
+    const text = `${JSON.stringify(line)}\n`;
+    const waiting = this.pending.get(stack);
+    if (waiting) {
+      waiting.text += text;
+      return waiting.written;
+    }
+    const batch = { text, written: Promise.resolve() };
+    batch.written = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      this.pending.delete(stack);
+      await this.ensureDir(stack);
+      appendFileSync(path.join(this.stackDir(stack), JOURNAL_FILE), batch.text, { mode: FILE_MODE });
+    });
+    this.pending.set(stack, batch);
+    return batch.written;
   }
 
   /** The stack's records as stored: the records file (or the files of an earlier version), then the journal. */
