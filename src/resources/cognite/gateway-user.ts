@@ -111,9 +111,16 @@ export const gatewayUserType = defineResourceType<GatewayUserProps, GatewayUserO
 
   async create(props, ctx) {
     const cdf = cogniteClient(props.project, ctx);
-    await preflight(props, cdf, ctx);
+    // The capability check and the first session do not depend on each other: made at once, they
+    // cost a deploy one round trip before the user create, not two.
+    const [checked, first] = await Promise.allSettled([preflight(props, cdf, ctx), newSession(cdf, props.session, ctx)]);
+    if (checked.status === 'rejected') {
+      if (first.status === 'fulfilled') await cdf.revokeSessions([first.value.id]).catch(() => undefined);
+      throw checked.reason;
+    }
+    if (first.status === 'rejected') throw first.reason;
+    let session = first.value;
     for (let attempt = 1; ; attempt++) {
-      const session = await newSession(cdf, props.session, ctx);
       await ctx.checkpoint({ sessionId: session.id });
       try {
         return created(await cdf.createGatewayUser(session.nonce), ctx);
@@ -122,6 +129,7 @@ export const gatewayUserType = defineResourceType<GatewayUserProps, GatewayUserO
         if (attempt > 1 || !isLostResponse(err)) throw err;
         ctx.log(`no answer to the create (${(err as Error).message}); checking what it made`);
         await removeUnseenUser(cdf, session.id, ctx);
+        session = await newSession(cdf, props.session, ctx);
       }
     }
   },
