@@ -75,6 +75,13 @@ function sessionItem(row: SessionRow): Record<string, unknown> {
  * turns ACTIVE and the nonce can never be used again. Returns the session id.
  */
 export async function consumeNonce(tx: PoolClient, clock: Clock, project: string, nonce: string): Promise<number> {
+  // The usual case in one statement; the reason a nonce is refused is looked up only then.
+  const consumed = await tx.query(
+    `UPDATE cognite.sessions SET nonce_used = true, status = 'ACTIVE'
+      WHERE nonce = $1 AND project = $2 AND NOT nonce_used AND nonce_expires > $3 AND status = 'READY' RETURNING id`,
+    [nonce, project, clock.now()],
+  );
+  if (consumed.rowCount === 1) return Number(consumed.rows[0].id);
   const found = await tx.query(
     'SELECT id, project, status, nonce_expires, nonce_used FROM cognite.sessions WHERE nonce = $1 FOR UPDATE',
     [nonce],
@@ -84,9 +91,7 @@ export async function consumeNonce(tx: PoolClient, clock: Clock, project: string
   if (!session || session.project !== project) throw new HttpError(400, 'Invalid nonce: no session in this project has this nonce');
   if (session.nonce_used) throw new HttpError(400, 'Invalid nonce: the nonce has already been used; create a new session');
   if (Number(session.nonce_expires) <= clock.now()) throw new HttpError(400, 'Invalid nonce: the nonce has expired; create a new session and use its nonce immediately');
-  if (session.status !== 'READY') throw new HttpError(400, `Invalid nonce: the session is ${session.status}`);
-  await tx.query("UPDATE cognite.sessions SET nonce_used = true, status = 'ACTIVE' WHERE id = $1", [session.id]);
-  return Number(session.id);
+  throw new HttpError(400, `Invalid nonce: the session is ${session.status}`);
 }
 
 export function sessionRoutes(pg: PostgresServer, auth: CogniteAuth, options: { nonceTtlSeconds: number; clock: Clock }): Route[] {
