@@ -171,12 +171,12 @@ export class LocalDirectoryStore implements StateStore {
       waiting.text += text;
       return waiting.written;
     }
-    const batch = { text, written: Promise.resolve() };
-    batch.written = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+    const written = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
       this.pending.delete(stack);
       await this.ensureDir(stack);
       appendFileSync(path.join(this.stackDir(stack), JOURNAL_FILE), batch.text, { mode: FILE_MODE });
     });
+    const batch = { text, written };
     this.pending.set(stack, batch);
     return batch.written;
   }

@@ -245,7 +245,7 @@ function userMapping(username: string, bridge: RawBridge): string {
   return `CREATE USER MAPPING IF NOT EXISTS FOR ${quoteIdent(username)} SERVER ${RAW_SERVER} OPTIONS (user ${quoteLiteral(bridge.user)}, password ${quoteLiteral(bridge.password)})`;
 }
 
-/** The postgres_fdw server, at the state database's current port (a spare may have been made before a restart). */
+/** The postgres_fdw server, at the state database's current port (a sandbox on port 0 gets a new one at each start). */
 async function pointAtRaw(client: Client, bridge: RawBridge): Promise<void> {
   await client.query('CREATE EXTENSION IF NOT EXISTS postgres_fdw SCHEMA pgstacks');
   const port = quoteLiteral(String(bridge.port));
