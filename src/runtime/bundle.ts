@@ -24,7 +24,6 @@ const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
 const PREBUILT = path.join(PACKAGE_ROOT, HANDLER_DIRECTORY);
 /** The handler's entry module: the built-in types, then the handler's main. */
 const ENTRY = path.resolve(__dirname, '..', 'handler-entry');
-const EARLY = path.resolve(__dirname, 'early-secrets');
 const NO_HTTP2 = path.resolve(__dirname, 'no-http2');
 const UNDICI_HTTP = path.resolve(__dirname, 'undici-http');
 const LOADER = path.resolve(__dirname, 'handler-loader');
@@ -78,11 +77,8 @@ export function buildHandler(extraModules: readonly string[], outDirectory?: str
   const cached = built.get(key);
   if (cached && fs.existsSync(path.join(cached.directory, BUNDLE_FILE))) return cached;
 
-  // The slow hashes start first (early-secrets.ts); the extra types register before the entry runs the handler.
-  const entry = [
-    `require(${JSON.stringify(EARLY)}).startDerivingSecrets(process.env);`,
-    ...[...modules, ENTRY].map((m) => `require(${JSON.stringify(m)});`),
-  ].join('\n');
+  // The extra types register before the entry runs the handler (the loader has started the slow hashes: early-secrets.ts).
+  const entry = [...modules, ENTRY].map((m) => `require(${JSON.stringify(m)});`).join('\n');
   const code = buildSync({
     ...COMMON,
     stdin: { contents: entry, resolveDir: PACKAGE_ROOT, sourcefile: 'pgstacks-handler-entry.js', loader: 'js' },

@@ -1,10 +1,11 @@
 /**
- * The first thing the handler bundle runs: it starts the slow hash an engine run will need (the
- * state key's, when the stack seals secret outputs or fingerprints Secret.fromEnv inputs; without
- * a key, each input's own) on libuv's threads, so scrypt runs while the main thread loads the
- * runtime and the resource types, instead of after. It reads only the environment, the manifest and a local
- * store's stack metadata (for the salt of the stack's key check); with a database store it leaves
- * the derivation to the run.
+ * The first thing the handler's loader runs (handler-loader.ts): it starts the slow hash an engine
+ * run will need (the state key's, when the stack seals secret outputs or fingerprints
+ * Secret.fromEnv inputs; without a key, each input's own) on libuv's threads, so scrypt runs while
+ * the main thread compiles and loads the bundle, instead of after. The derivation is shared with
+ * the bundle's copy of secrets.ts through a global (secrets.ts). It reads only the environment,
+ * the manifest and a local store's stack metadata (for the salt of the stack's key check); with a
+ * database store it leaves the derivation to the run.
  */
 import * as fs from 'node:fs';
 import { HANDLER_ENV } from './handler-env';

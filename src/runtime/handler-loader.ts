@@ -10,13 +10,18 @@
  * directory, where another user could plant one. Any failure to read or write it only costs the
  * compile time.
  *
- * This file is bundled on its own and must need nothing but Node's built-in modules.
+ * First it starts the slow hash the run will need (early-secrets.ts) on libuv's threads, so it
+ * runs while the bundle is compiled and loaded rather than after.
+ *
+ * This file is bundled on its own (with early-secrets.ts) and must need nothing but Node's
+ * built-in modules.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as vm from 'node:vm';
 import { createRequire, wrap } from 'node:module';
+import { startDerivingSecrets } from './early-secrets';
 
 /** The bundle's content hash, set when the loader is built beside it (bundle.ts). */
 declare const PGSTACKS_BUNDLE_HASH: string;
@@ -59,6 +64,7 @@ function writeCache(dir: string, file: string, data: Buffer): void {
   }
 }
 
+startDerivingSecrets(process.env);
 const bundle = path.join(__dirname, PGSTACKS_BUNDLE_FILE);
 const dir = cacheDirectory();
 const cacheFile = dir && path.join(dir, `${CACHE_PREFIX}${PGSTACKS_BUNDLE_HASH}-${process.version}-${process.arch}${CACHE_SUFFIX}`);

@@ -335,6 +335,36 @@ describe('secrets and the synthesized output', () => {
       fs.rmSync(outdir, { recursive: true });
     }
   });
+
+  test('the loader starts deriving the state key before the bundle is read, and the run uses that derivation', () => {
+    const { outdir, handler } = synthHandler();
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-derive-'));
+    const stackDir = path.join(outdir, 'stacks/test');
+    const config = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
+    const manifest = path.resolve(stackDir, config.resource.terraform_data.pgstacks.provisioner[0]['local-exec'].environment.PGSTACKS_MANIFEST);
+    // Preloaded: notes each scrypt call and the read of the bundle, in order.
+    const events = path.join(work, 'events.json');
+    const probe = path.join(work, 'probe.js');
+    fs.writeFileSync(
+      probe,
+      `const crypto = require('node:crypto'), fs = require('node:fs'), seen = [];
+       const read = fs.readFileSync;
+       fs.readFileSync = function (file, ...rest) { if (String(file).endsWith('.bundle.js')) seen.push('bundle read'); return read.call(this, file, ...rest); };
+       for (const name of ['scrypt', 'scryptSync']) { const original = crypto[name]; crypto[name] = function (...args) { seen.push(name); return original.apply(this, args); }; }
+       process.on('exit', () => fs.writeFileSync(${JSON.stringify(events)}, JSON.stringify(seen)));`,
+    );
+    try {
+      const env = { PATH: process.env.PATH, XDG_CACHE_HOME: work, PGSTACKS_MANIFEST: manifest, PGSTACKS_STACK: 'test', PGSTACKS_STATE_DIR: path.join(work, 'state'), PGSTACKS_STATE_KEY: 'k' };
+      const result = spawnSync(process.execPath, ['-r', probe, handler, 'reconcile'], { env, encoding: 'utf8' });
+      // The widget's endpoint is closed, so its create fails: after the key was checked and its check stored.
+      expect(result.stdout).toContain('a (test:widget): create failed');
+      expect(JSON.parse(fs.readFileSync(events, 'utf8'))).toEqual(['scrypt', 'bundle read']);
+      expect(JSON.parse(fs.readFileSync(path.join(work, 'state', 'test', '_stack.meta'), 'utf8')).keyCheck).toBeDefined();
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+      fs.rmSync(outdir, { recursive: true });
+    }
+  });
 });
 
 /** Synthesizes a one-widget stack; returns the out directory and the handler's entry file. */

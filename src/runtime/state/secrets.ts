@@ -24,7 +24,22 @@ export type SealedSecrets =
 
 export const STATE_KEY_VARIABLE = 'PGSTACKS_STATE_KEY';
 
-const derived = new Map<string, Buffer>();
+/**
+ * The derivations of this process: derived keys, those under way, and the run's salt. Kept under
+ * a global symbol because the handler's loader starts the state key's derivation before the
+ * bundle is compiled (handler-loader.ts), with its own copy of this module.
+ */
+interface Derivations {
+  readonly derived: Map<string, Buffer>;
+  /** Started on libuv's threads and not finished yet, by memo key. */
+  readonly deriving: Map<string, Promise<void>>;
+  salt?: Buffer;
+}
+const shared = ((globalThis as { [key: symbol]: unknown })[Symbol.for('pgstacks.derivations')] ??= {
+  derived: new Map(),
+  deriving: new Map(),
+}) as Derivations;
+const { derived, deriving } = shared;
 
 const memoKey = (secret: string, salt: Buffer) => createHash('sha256').update(salt).update('\0').update(secret).digest('base64');
 
@@ -36,20 +51,16 @@ function slowHash(secret: string, salt: Buffer): Buffer {
   return value;
 }
 
-let processSalt: Buffer | undefined;
 /** The salt of everything this process seals or fingerprints. */
-const runSalt = () => (processSalt ??= randomBytes(16));
+const runSalt = () => (shared.salt ??= randomBytes(16));
 
 /**
  * Seals and fingerprints with `salt` (base64) from now on: a stack keeps the salt of its key
  * check, so a run derives its state key once, for the check and for sealing alike.
  */
 export function useSalt(salt: string): void {
-  processSalt = Buffer.from(salt, 'base64');
+  shared.salt = Buffer.from(salt, 'base64');
 }
-
-/** Derivations started on libuv's threads and not finished yet, by memo key. */
-const deriving = new Map<string, Promise<void>>();
 
 /**
  * Derives the hashes a run will need (the state key, the fingerprints of secret inputs) on
