@@ -143,6 +143,11 @@ export class CogniteClient {
     });
   }
 
+  /** Starts getting the access token the first call will need, without waiting for it. */
+  warmUp(): void {
+    this.api.warmUp();
+  }
+
   /** `path` below `/api/v1/projects/{project}`, unless it starts with `/api/`. */
   private path(path: string): string {
     return path.startsWith('/api/') ? path : `/api/v1/projects/${encodeURIComponent(this.connection.project)}${path}`;

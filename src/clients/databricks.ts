@@ -148,6 +148,11 @@ export class DatabricksClient {
     });
   }
 
+  /** Starts getting the OAuth token the first call will need (none with a personal access token), without waiting for it. */
+  warmUp(): void {
+    this.api.warmUp();
+  }
+
   /** Creates `<parent>/<collection>/<id>` (or `<collection>/<id>` at the top); answers an operation. */
   create(parent: string | undefined, collection: string, idParam: string, id: string, body: unknown, query: Query = {}): Promise<LakebaseOperation> {
     return this.api.call('POST', `${API}/${parent ? `${parent}/` : ''}${collection}`, { body, query: { [idParam]: id, ...query } });

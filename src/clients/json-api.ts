@@ -73,6 +73,11 @@ const IDEMPOTENT_METHODS = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 export class JsonApi {
   constructor(readonly options: JsonApiOptions) {}
 
+  /** Starts getting the credentials the first call will send (an access token), without waiting for them. */
+  warmUp(): void {
+    this.options.auth?.warmUp?.();
+  }
+
   /** The URL of `path` (below the base URL) with `query`. */
   url(path: string, query: Query = {}): URL {
     const url = new URL(`${this.options.baseUrl.replace(/\/+$/, '')}${path}`);

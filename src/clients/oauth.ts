@@ -14,6 +14,11 @@ export interface AuthProvider {
    * then sent once more with fresh `headers()`. Absent: a 401 is final.
    */
   refresh?(rejected: Readonly<Record<string, string>>): Promise<void>;
+  /**
+   * Starts getting what `headers()` will need (an access token) without waiting for it; a failure
+   * is left for the first call to report. Absent: there is nothing to get.
+   */
+  warmUp?(): void;
 }
 
 /** A fixed bearer token (a Databricks personal access token): nothing to refresh, so a 401 is final. */
@@ -93,6 +98,9 @@ export function clientCredentials(options: ClientCredentialsOptions): TokenProvi
     },
     async headers() {
       return { authorization: `Bearer ${await provider.token()}` };
+    },
+    warmUp() {
+      provider.token().catch(() => undefined);
     },
     async refresh(rejected) {
       const cached = tokens.get(key);

@@ -120,7 +120,7 @@ export class LifecycleEngine {
       if (hooks.newDeployment && this.options.deployment) await this.recordDeployment(manifest.stack, this.options.deployment);
       const run = await this.open(manifest.stack, manifest);
       await run.checkKey(manifest.resources.map((r) => r.type));
-      const plan = await run.plan(withConnections(manifest));
+      const plan = await run.plan(withConnections(manifest), { warmUp: true });
       for (const line of formatPlan(plan)) this.logger.line(line);
       const blocked = plan.resources.filter((r) => r.error);
       if (blocked.length > 0) {
@@ -302,7 +302,8 @@ class StackRun {
 
   // ============================================================== planning
 
-  async plan(manifest: StackManifest): Promise<StackPlan> {
+  /** `warmUp`: the plan is applied next, so types may start what their first calls need meanwhile. */
+  async plan(manifest: StackManifest, options: { warmUp?: boolean } = {}): Promise<StackPlan> {
     const declared = new Set(manifest.resources.map((s) => s.id));
     const planned: PlannedResource[] = [];
     for (const spec of manifest.resources) {
@@ -317,7 +318,15 @@ class StackRun {
     }
     this.findMoves(declared);
     await this.readAll([...this.items.values()].filter((i) => i.record?.physicalId));
-    for (const item of this.inDependencyOrder()) this.decide(item, true);
+    let warming = false;
+    for (const item of this.inDependencyOrder()) {
+      this.decide(item, true);
+      if (options.warmUp && this.warmUp(item) && !warming) {
+        warming = true;
+        // A turn of the event loop, so the first warm-up's request is on its way while the rest is planned.
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
 
     const taken = new Set([...this.items.values()].flatMap((i) => (i.move ? [i.move.from] : [])));
     for (const record of this.records.values()) {
@@ -367,6 +376,18 @@ class StackRun {
       item.move = { from: old.id, why: `moved from '${old.id}' (the same ${item.type.name} ${key})` };
       item.record = old;
     }
+  }
+
+  /** Lets a resource's type start what its first call will need (an access token) while the rest is planned. */
+  private warmUp(item: Item): boolean {
+    const { planned, type, handlerProps } = item;
+    if (!type.warmUp || handlerProps === undefined || planned.error || planned.action === 'no-op') return false;
+    try {
+      type.warmUp(handlerProps, (line) => this.log(item.spec.id, line));
+    } catch {
+      // The call that needs it reports the problem.
+    }
+    return true;
   }
 
   private async readAll(items: Item[]): Promise<void> {

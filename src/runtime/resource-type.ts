@@ -108,6 +108,14 @@ export interface ResourceType<P = any, O extends Outputs = Outputs> {
    * same natural key takes the old record over instead of deleting and recreating the object.
    */
   naturalKey?(props: P): string | undefined;
+  /**
+   * Starts, without waiting, what the resource's first call will need and that changes nothing
+   * remotely (an access token), while the engine plans the rest of the stack. Called while
+   * planning an apply, for each resource that will be created, updated or replaced and whose props
+   * are known; the client shares what it gets (the token cache is per identity), so the first call
+   * finds it ready. A failure is left for that call to report.
+   */
+  warmUp?(props: P, log: (message: string) => void): void;
 }
 
 const REGISTRY = Symbol.for('pgstacks.resourceTypes');

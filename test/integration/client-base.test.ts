@@ -313,6 +313,27 @@ describe('OAuth client credentials', () => {
     await expect(auth.token()).resolves.toBe('fixed');
   });
 
+  test('warmUp asks for the token without waiting; the first call uses it, and a failed warm-up is left for a call to report', async () => {
+    const arrived = async (count: number) => {
+      for (let i = 0; i < 200 && tokenRequests().length < count; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(tokenRequests()).toHaveLength(count);
+    };
+    const svc = api({ auth: provider() });
+    svc.warmUp();
+    await arrived(1); // before any call
+    expect(await svc.call('GET', '/x')).toEqual({ auth: 'Bearer t1' });
+    expect(tokenRequests()).toHaveLength(1);
+
+    tokenAnswer = () => ({ status: 401, body: { error: 'invalid_client' } });
+    const failing = api({ auth: provider() });
+    failing.warmUp(); // nothing thrown, no unhandled rejection
+    await arrived(2);
+    tokenAnswer = () => ({ body: { access_token: 'later', expires_in: 3600 } });
+    expect(await failing.call('GET', '/x')).toEqual({ auth: 'Bearer later' }); // the failure was not cached
+    expect(tokenRequests()).toHaveLength(3);
+    expect(() => api({ auth: bearerToken('pat') }).warmUp()).not.toThrow(); // nothing to get
+  });
+
   test('an answer without a token is a failure too', async () => {
     tokenAnswer = () => ({ status: 200, body: { token_type: 'Bearer' } });
     await expect(provider().token()).rejects.toThrow(/: HTTP 200$/);

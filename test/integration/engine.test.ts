@@ -8,6 +8,8 @@ import { WidgetServer } from '../support/widget-server';
 import { formatPlan, hasChanges } from '../../src/runtime/plan';
 import { fingerprint, openSecrets, type ResourceRecord } from '../../src/runtime/state';
 import { TEST_STATE_KEY } from '../support/env';
+import { defineResourceType } from '../../src/runtime/resource-type';
+import { widgetType, type ThingProps } from '../support/widget-type';
 
 let server: WidgetServer;
 let h: EngineHarness;
@@ -29,6 +31,40 @@ const props = (extra: Record<string, unknown> = {}) => ({ endpoint: server.url, 
 const calls = () => server.calls.map((c) => `${c.method} ${c.path}`);
 const ref = (resource: string, attribute = 'id') => ({ $ref: { resource, attribute } });
 const idOf = (name: string, kind = 'widgets') => server.list(kind).find((t) => t.name === name)?.id;
+
+/** Widgets whose type warms up: each warm-up notes the widget's name and how many calls the server had seen. */
+const warmed: string[] = [];
+defineResourceType<ThingProps, any>({
+  ...widgetType,
+  name: 'test:warm-widget',
+  warmUp(props, log) {
+    warmed.push(`${props.name} after ${server.calls.length} calls`);
+    if (props.name === 'broken') throw new Error('the warm-up failed');
+    log('warming up');
+  },
+});
+
+describe('warm-up', () => {
+  const spec = (id: string, extra: Record<string, unknown>) => ({ ...widgetSpec(id, props(extra)), type: 'test:warm-widget' });
+  beforeEach(() => (warmed.length = 0));
+
+  test("an apply lets each type start its first call's groundwork while planning; a plan, an unchanged resource and unknown props do not", async () => {
+    const stack = [spec('a', { name: 'alpha' }), spec('b', { name: 'beta', label: ref('a') }), spec('c', { name: 'broken' })];
+    await h.plan(stack); // `pgstacks plan` applies nothing, so it warms nothing
+    expect(warmed).toEqual([]);
+    await h.reconcile(stack);
+    // Before any call; b's label is only known once a is created; a failing warm-up fails nothing.
+    expect(warmed).toEqual(['alpha after 0 calls', 'broken after 0 calls']);
+    expect(server.list().map((t) => t.name).sort()).toEqual(['alpha', 'beta', 'broken']);
+    expect(h.log).toContain('a: warming up');
+    warmed.length = 0;
+    server.resetCalls();
+    await h.reconcile([spec('a', { name: 'alpha', size: 2 }), stack[1], stack[2]]);
+    // Only the changed one: after the plan's reads, before the update.
+    expect(warmed).toEqual(['alpha after 3 calls']);
+    expect(calls().filter((c) => !c.startsWith('GET'))).toEqual([`PATCH /widgets/${idOf('alpha')}`]);
+  });
+});
 
 describe('apply', () => {
   test('creates the object and records it, with secret outputs kept apart', async () => {

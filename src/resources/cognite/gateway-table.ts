@@ -66,6 +66,7 @@ export function gatewayTableHandler<P extends TableProps>(
     defaultRemovalPolicy: 'destroy',
     // The client shares creates, reads and deletes of one user's tables, ten to a request.
     itemsPerCall: GATEWAY_TABLES_PER_CALL,
+    warmUp: (props, log) => cogniteClient(props.project, { log }).warmUp(),
 
     async create(props, ctx) {
       const cdf = cogniteClient(props.project, ctx);

@@ -108,6 +108,7 @@ export const gatewayUserType = defineResourceType<GatewayUserProps, GatewayUserO
   // Usernames are generated, so the new user can exist beside the old one.
   replaceOrder: 'create-before-delete',
   defaultRemovalPolicy: 'destroy',
+  warmUp: (props, log) => cogniteClient(props.project, { log }).warmUp(),
 
   async create(props, ctx) {
     const cdf = cogniteClient(props.project, ctx);

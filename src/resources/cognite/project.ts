@@ -42,7 +42,7 @@ export function cogniteApi(): typeof import('../../clients/cognite') {
   return require('../../clients/cognite');
 }
 
-export function cogniteClient(project: CogniteProjectProps, ctx: HandlerContext, credentials = project.credentials): CogniteClient {
+export function cogniteClient(project: CogniteProjectProps, ctx: Pick<HandlerContext, 'log'> & Partial<Pick<HandlerContext, 'signal'>>, credentials = project.credentials): CogniteClient {
   const connection: CogniteConnection = { baseUrl: project.baseUrl, project: project.project, tokenUrl: project.tokenUrl, scopes: project.scopes, credentials };
   return new (cogniteApi().CogniteClient)(connection, { log: (line) => ctx.log(line), signal: ctx.signal });
 }

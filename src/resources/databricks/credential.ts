@@ -51,6 +51,7 @@ export const credentialType = defineResourceType<LakebaseCredentialProps, Lakeba
   immutable: ['workspace.host', 'endpoint'],
   replaceOrder: 'create-before-delete',
   defaultRemovalPolicy: 'destroy',
+  warmUp: (props, log) => databricksClient(props.workspace, { log }).warmUp(),
 
   /** Credentials are not objects of their own: each construct's gets an id, so two logins at one endpoint never clash. */
   async create(props, ctx) {

@@ -224,6 +224,7 @@ export function defineLakebaseType<P extends LakebaseProps, O extends Outputs>(k
     // Names are chosen by the user and unique, so the old object goes first.
     replaceOrder: 'delete-before-create',
     defaultRemovalPolicy: kind.defaultRemovalPolicy,
+    warmUp: (props, log) => databricksClient(props.workspace, { log }).warmUp(),
 
     async create(props, ctx) {
       const client = databricksClient(props.workspace, ctx);

@@ -33,6 +33,6 @@ export function databricksApi(): typeof import('../../clients/databricks') {
   return require('../../clients/databricks');
 }
 
-export function databricksClient(workspace: WorkspaceProps, ctx: Pick<HandlerContext, 'log' | 'signal'>): DatabricksClient {
+export function databricksClient(workspace: WorkspaceProps, ctx: Pick<HandlerContext, 'log'> & Partial<Pick<HandlerContext, 'signal'>>): DatabricksClient {
   return new (databricksApi().DatabricksClient)(workspace, { log: (line) => ctx.log(line), signal: ctx.signal });
 }
