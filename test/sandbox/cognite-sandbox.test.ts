@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import { request } from 'undici';
 import { startSandbox, type Sandbox } from '../../src/sandbox';
-import { asSuperuser, Cdf, connect, http, spareDatabases, sqlState, tempDataDir, tokenFor } from './support';
+import { asSuperuser, Cdf, connect, http, spareDatabases, readySpareDatabases, sqlState, tempDataDir, tokenFor } from './support';
 
 let sandbox: Sandbox;
 let dataDir: string;
@@ -286,7 +286,7 @@ describe('spare gateway databases', () => {
     asSuperuser(sandbox, 'postgres', async (c) => (await c.query('SELECT oid::int FROM pg_database WHERE datname = ANY($1) ORDER BY oid', [names])).rows.map((r) => r.oid as number));
   async function sparesReady(count: number): Promise<string[]> {
     for (let waited = 0; waited < 10_000; waited += 100) {
-      const names = await spares();
+      const names = await readySpareDatabases(sandbox);
       if (names.length >= count) return names;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

@@ -100,6 +100,21 @@ export function spareDatabases(sandbox: Sandbox): Promise<string[]> {
   });
 }
 
+/**
+ * The spare databases a user create would take now: listed, and with the sandbox's connection
+ * open and idle. (A spare is listed before it is made, so that a restart can drop a half-made
+ * one; it is ready only once the sandbox has connected to it.)
+ */
+export function readySpareDatabases(sandbox: Sandbox): Promise<string[]> {
+  return asSuperuser(sandbox, 'pgstacks_sandbox', async (c) => {
+    const found = await c.query(
+      `SELECT s.name FROM cognite.spare_databases s
+        WHERE EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = s.name AND a.state = 'idle') ORDER BY s.name`,
+    );
+    return found.rows.map((r) => r.name as string);
+  });
+}
+
 export async function sqlState(work: Promise<unknown>): Promise<string | undefined> {
   try {
     await work;
