@@ -378,7 +378,7 @@ class StackRun {
     }
   }
 
-  /** Lets a resource's type start what its first call will need (an access token) while the rest is planned. */
+  /** Lets a resource's type start what its first call will need (an access token) while the rest is planned; whether it did. */
   private warmUp(item: Item): boolean {
     const { planned, type, handlerProps } = item;
     if (!type.warmUp || handlerProps === undefined || planned.error || planned.action === 'no-op') return false;
