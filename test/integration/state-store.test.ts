@@ -65,6 +65,21 @@ test('what a killed run wrote is read back, a last line cut short by a crash is 
   expect((await store.list('my stack')).map((r) => [r.id, r.status])).toEqual([['a', 'creating']]);
 });
 
+test('a last line a killed writer left unfinished is cut off by the next run that takes the lock, before it writes', async () => {
+  await store.withLock('my stack', async () => {
+    await store.put(record('a'));
+  });
+  // Killed during a write of several pages: Linux stops the write at a page boundary.
+  const journal = path.join(dir, 'my%20stack', '_stack.journal');
+  fs.appendFileSync(journal, `${JSON.stringify({ id: 'b', put: record('b') })}\n{"id":"c","put":{"stack":"my st`);
+  await store.withLock('my stack', async () => {
+    await store.put(record('d'));
+    expect((await store.list('my stack')).map((r) => r.id)).toEqual(['a', 'b', 'd']);
+  });
+  expect(fs.existsSync(journal)).toBe(false);
+  expect((await store.list('my stack')).map((r) => r.id)).toEqual(['a', 'b', 'd']);
+});
+
 test('a damaged journal line that is not the last is an error naming the file and the line', async () => {
   await store.put(record('a'));
   const journal = path.join(dir, 'my%20stack', '_stack.journal');

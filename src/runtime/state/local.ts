@@ -5,14 +5,17 @@
  * - `_stack.journal`: every write since, one JSON line each (`{"id":…,"put":record}` or
  *   `{"id":…,"remove":true}`), in order.
  * A write is one append to the journal: a killed process loses nothing it wrote (the kernel holds
- * it), and a line is whole or, if the machine itself crashed while writing it, the journal's last
- * and ignored. The run that holds the lock folds the journal into the records file when it ends
- * (a temporary file renamed over it). An engine run writes two records per resource it creates:
- * as files of their own, those cost a run on a busy runner ~40 ms per 100 resources.
+ * it). A line is whole, or it is the journal's last and cut short: the machine went down, or the
+ * writer was killed during a write of several pages (Linux stops such a write at a page boundary).
+ * Readers ignore that line, and the next run to take the lock cuts it off before it writes, so its
+ * own lines do not continue it. The run that holds the lock folds the journal into the records
+ * file when it ends (a temporary file renamed over it). An engine run writes two records per
+ * resource it creates: as files of their own, those cost a run on a busy runner ~40 ms per 100
+ * resources.
  * Records of earlier versions, a `<logical id>.json` file each, are read while there is no records
  * file, and removed once one is written.
  */
-import { appendFileSync, promises as fs, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, ftruncateSync, openSync, promises as fs, readSync, renameSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -136,6 +139,7 @@ export class LocalDirectoryStore implements StateStore {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    cutUnfinishedLine(path.join(dir, JOURNAL_FILE));
     // While the lock is held, the directory is known to exist: writes need not make it again.
     this.made.add(stack);
     try {
@@ -242,6 +246,37 @@ export class LocalDirectoryStore implements StateStore {
 
   private nextTemp(): string {
     return `${TEMP_TAG}.${++this.temps}.tmp`;
+  }
+}
+
+/**
+ * Cuts off the journal's last line if its writer never finished it (no newline at the end). Its
+ * write never returned, so nothing was done on the strength of it; left in place, the next line
+ * appended would continue it and make it a damaged line in the middle of the journal.
+ */
+function cutUnfinishedLine(file: string): void {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r+');
+  } catch {
+    return; // no journal
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const chunk = Buffer.alloc(64 * 1024);
+    for (let start = size; start > 0; ) {
+      const length = Math.min(chunk.length, start);
+      start -= length;
+      readSync(fd, chunk, 0, length, start);
+      const newline = chunk.lastIndexOf(0x0a, length - 1);
+      if (newline >= 0) {
+        if (start + newline + 1 < size) ftruncateSync(fd, start + newline + 1);
+        return;
+      }
+    }
+    if (size > 0) ftruncateSync(fd, 0);
+  } finally {
+    closeSync(fd);
   }
 }
 
