@@ -208,7 +208,7 @@ export class LocalDirectoryStore implements StateStore {
       try {
         line = JSON.parse(lines[i]) as JournalLine;
       } catch {
-        if (i === lines.length - 1) continue; // no newline yet: a last line cut short by a crash of the machine
+        if (i === lines.length - 1) continue; // no newline yet: cut short by a killed writer or a crash (the next locked run cuts it off)
         throw new Error(`the state journal ${journalFile} has a damaged line ${i + 1}; restore the stack's state directory from a backup`);
       }
       if (line.remove) records.delete(line.id);
