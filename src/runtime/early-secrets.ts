@@ -10,22 +10,22 @@
 import * as fs from 'node:fs';
 import { HANDLER_ENV } from './handler-env';
 import { localMetaFile, stateDirectory, STATE_DATABASE_FROM_VARIABLE, STATE_DATABASE_VARIABLE } from './state/location';
-import { prederive, STATE_KEY_VARIABLE, useSalt } from './state/secrets';
+import { needsStretching, prederive, STATE_KEY_VARIABLE, useSalt, type Kdf } from './state/secrets';
 
 export function startDerivingSecrets(env: NodeJS.ProcessEnv): void {
   const stack = env[HANDLER_ENV.stack];
   const manifestFile = env[HANDLER_ENV.manifest];
   if (!stack || !manifestFile || env[STATE_DATABASE_FROM_VARIABLE] || env[STATE_DATABASE_VARIABLE]) return;
   try {
-    const meta = readJson(localMetaFile(stateDirectory(env), stack)) as { keyCheck?: { salt?: string } } | undefined;
+    const meta = readJson(localMetaFile(stateDirectory(env), stack)) as { keyCheck?: { salt?: string; kdf?: Kdf } } | undefined;
     if (meta?.keyCheck?.salt) useSalt(meta.keyCheck.salt);
     const manifest = readJson(manifestFile) as { secretOutputs?: boolean } | undefined;
-    // The state key only when the run will seal, open or fingerprint secrets with it (scrypt is
-    // ~40 ms of CPU); without a key, each secret input's fingerprint is a hash of its own.
+    // The state key only when the run will seal, open or fingerprint secrets with it and it is a
+    // passphrase (scrypt is ~40 ms of CPU); without a key, each secret input's fingerprint is a hash of its own.
     const key = env[STATE_KEY_VARIABLE];
     const inputs = secretInputs(manifest, env);
     const keyed = !!key && (!!meta?.keyCheck || manifest?.secretOutputs === true || inputs.length > 0);
-    void prederive(key ? (keyed ? [key] : []) : inputs);
+    void prederive(key ? (keyed && needsStretching(key, meta?.keyCheck?.kdf) ? [key] : []) : inputs);
   } catch {
     // Nothing lost: the run derives what it needs when it needs it, and reports what is wrong.
   }

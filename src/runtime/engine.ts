@@ -26,7 +26,7 @@ import {
 import { dependenciesOf, resolveProps, secretKey, substituteSecrets, type Ref, type RefValue, type ResolvedProps } from './resolve';
 import { getResourceType, type CreateResult, type HandlerContext, type Outputs, type ReadResult, type ResourceType } from './resource-type';
 import { expandConnections, isConcatMarker, isRefMarker, isSecretMarker, type Json, type JsonObject, type ResourceSpec, type StackManifest } from './spec';
-import { fingerprint, keyCheck, keyMatches, newSalt, openSecrets, prederive, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE, useSalt, type SealedSecrets } from './state/secrets';
+import { fingerprint, kdfOf, keyCheck, keyMatches, needsStretching, newSalt, openSecrets, prederive, sameFingerprint, sealSecrets, STATE_KEY_VARIABLE, useSalt, type SealedSecrets } from './state/secrets';
 import type { ResourceRecord, StackMeta, StateStore } from './state/store';
 
 export interface EngineOptions {
@@ -187,7 +187,8 @@ export class LifecycleEngine {
     // With a key, fingerprints of secret inputs are keyed with it; without one (and in records of
     // earlier versions) they are a slow hash of each value.
     const unkeyed = !key || records.some((r) => r.secretFingerprints && !r.secretFingerprints.keyed);
-    const derived = prederive([...(key && (opens || inputs.length > 0) ? [key] : []), ...(unkeyed ? inputs : [])]);
+    const stretched = !!key && (opens || inputs.length > 0) && needsStretching(key, meta?.keyCheck?.kdf);
+    const derived = prederive([...(stretched ? [key] : []), ...(unkeyed ? inputs : [])]);
     this.options.loadTypes?.([...new Set([...(manifest?.resources ?? []).map((r) => r.type), ...records.map((r) => r.type)])]);
     await derived;
     return new StackRun({ ...this.options, timeoutMs: this.timeoutMs, parallelism: this.parallelism }, stack, records, meta, inputs.length > 0);
@@ -251,7 +252,8 @@ class StackRun {
       [...declaredTypes, ...this.allRecords().map((r) => r.type)].some((t) => !!this.typeOf(t)?.secretAttributes?.length) ||
       this.allRecords().some((r) => r.secretFingerprints?.keyed);
     if (!sealing && encrypted.length === 0) return;
-    await prederive([key]); // off the main thread, or already under way since the bundle started
+    // A passphrase's scrypt: off the main thread, or already under way since the bundle started.
+    if (needsStretching(key, this.meta?.keyCheck?.kdf)) await prederive([key]);
     const wrong = () =>
       new PgstacksError(
         `${STATE_KEY_VARIABLE} is not the key the secret outputs of stack '${this.stack}' were sealed with ` +
@@ -259,6 +261,8 @@ class StackRun {
       );
     if (this.meta?.keyCheck) {
       if (!keyMatches(key, this.meta.keyCheck)) throw wrong();
+      // A 256-bit key checked by the scrypt of an earlier version: later runs check it without scrypt.
+      if (this.meta.keyCheck.kdf !== kdfOf(key)) await this.putMeta({ ...this.meta, keyCheck: keyCheck(key) });
       return;
     }
     for (const record of encrypted) {
@@ -282,7 +286,7 @@ class StackRun {
     if (withSecrets.length > 0) {
       throw new PgstacksError(
         `stack '${this.stack}' keeps secret outputs (of ${withSecrets.join(', ')}), and ${STATE_KEY_VARIABLE} is not set, so they would be ` +
-          `stored in plain text. Set ${STATE_KEY_VARIABLE} to a long random passphrase (e.g. export ${STATE_KEY_VARIABLE}="$(openssl rand -base64 32)") ` +
+          `stored in plain text. Set ${STATE_KEY_VARIABLE} to a 256-bit random key (export ${STATE_KEY_VARIABLE}="$(openssl rand -base64 32)") ` +
           `and keep it with your pipeline's secrets; or, to store them in plain text on purpose, set ${PLAINTEXT_SECRETS_VARIABLE}=true ` +
           `(or Pgstacks.configure(stack, { plaintextSecretOutputs: true })). Nothing was changed.`,
       );
@@ -495,7 +499,7 @@ class StackRun {
       const keys = secretKeysIn(value).filter((key) => inputs.secrets.has(key));
       const differs = (key: string) => {
         const expected = known?.values[key];
-        return !known || !expected || !sameFingerprint(inputs.secrets.get(key) as string, known.salt, expected, known.keyed ? this.stateKey : undefined);
+        return !known || !expected || !sameFingerprint(inputs.secrets.get(key) as string, known.salt, expected, known.keyed ? this.stateKey : undefined, known.kdf ?? 'scrypt');
       };
       if (keys.some(differs)) changed.push(path);
     }
@@ -882,7 +886,10 @@ class StackRun {
 
   /** Another record that holds the same remote object. */
   private ownerOf(typeName: string, physicalId: string, except: string): ResourceRecord | undefined {
-    return [...this.records.values()].find((r) => r.id !== except && r.type === typeName && r.physicalId === physicalId && r.status !== 'creating');
+    for (const r of this.records.values()) {
+      if (r.id !== except && r.type === typeName && r.physicalId === physicalId && r.status !== 'creating') return r;
+    }
+    return undefined;
   }
 
   // =============================================================== helpers
@@ -1034,7 +1041,9 @@ function fingerprints(secrets: ReadonlyMap<string, string>, stateKey: string | u
   if (secrets.size === 0) return undefined;
   const salt = newSalt();
   const values = Object.fromEntries([...secrets].map(([key, value]) => [key, fingerprint(value, salt, stateKey)]));
-  return stateKey ? { salt, keyed: true, values } : { salt, values };
+  if (!stateKey) return { salt, values };
+  const kdf = kdfOf(stateKey);
+  return kdf === 'scrypt' ? { salt, keyed: true, values } : { salt, keyed: true, kdf, values };
 }
 
 /** How much of the parallelism one resource of `type` takes: its calls may share requests. */

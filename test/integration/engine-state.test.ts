@@ -3,9 +3,11 @@
  * outputs never stored in plain text unless allowed, corrupt records named with their repair,
  * lost state adopted or stopped with the import command, and temp files of killed writes cleaned.
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { EngineHarness, widgetSpec } from '../support/engine';
+import { fingerprint, kdfOf, openSecrets, type ResourceRecord, type SealedSecrets } from '../../src/runtime/state';
 import { WidgetServer } from '../support/widget-server';
 
 let server: WidgetServer;
@@ -24,6 +26,25 @@ afterEach(() => h.cleanup());
 
 const props = (name: string, extra: Record<string, unknown> = {}) => ({ endpoint: server.url, name, size: 1, ...extra });
 const stackFile = (...parts: string[]) => path.join(h.dir, 'state', 'test', ...parts);
+
+/** How many times `fn` calls scrypt (node:crypto's exports cannot be spied on with jest.spyOn: they are patched on the module itself). */
+async function countingScrypt(fn: () => Promise<unknown>): Promise<number> {
+  const exports = require('node:crypto') as Record<'scrypt' | 'scryptSync', (...args: unknown[]) => unknown>;
+  const originals = { scrypt: exports.scrypt, scryptSync: exports.scryptSync };
+  let calls = 0;
+  for (const name of ['scrypt', 'scryptSync'] as const) {
+    exports[name] = (...args: unknown[]) => {
+      calls++;
+      return originals[name](...args);
+    };
+  }
+  try {
+    await fn();
+  } finally {
+    Object.assign(exports, originals);
+  }
+  return calls;
+}
 
 describe('the state key', () => {
   test('a wrong key fails before any write, naming the variable', async () => {
@@ -53,6 +74,79 @@ describe('the state key', () => {
     h.options = { allowPlaintextSecrets: true };
     await h.reconcile([widgetSpec('a', props('alpha'))]);
     expect((await h.record('a'))?.secretOutputs).toEqual({ encrypted: false, values: { apiKey: server.list()[0].apiKey } });
+  });
+
+  test('a 256-bit key (openssl rand -base64 32, or -hex 32) is used as it is; anything else is a passphrase, stretched by scrypt', () => {
+    const bytes = crypto.randomBytes(32);
+    expect(kdfOf(bytes.toString('base64'))).toBe('hkdf-sha256');
+    expect(kdfOf(bytes.toString('hex'))).toBe('hkdf-sha256');
+    expect(kdfOf(bytes.toString('hex').toUpperCase())).toBe('hkdf-sha256');
+    for (const passphrase of [
+      'correct horse battery staple',
+      `${bytes.toString('base64')}\n`, // as read from a file, newline kept: another value, so another derivation
+      crypto.randomBytes(31).toString('base64'),
+      crypto.randomBytes(33).toString('base64'),
+      bytes.toString('base64url'),
+      `${'A'.repeat(42)}B=`, // not canonical: its padding bits are set
+    ]) {
+      expect(kdfOf(passphrase)).toBe('scrypt');
+    }
+  });
+
+  test('with a 256-bit key, a run seals, checks and fingerprints without scrypt', async () => {
+    const key = crypto.randomBytes(32).toString('base64');
+    h.env = { PGSTACKS_STATE_KEY: key, WIDGET_TOKEN: 't0ken-value' };
+    const scrypts = await countingScrypt(async () => {
+      await h.reconcile([widgetSpec('a', props('alpha', { token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } }))]);
+      await h.reconcile([widgetSpec('a', props('alpha', { token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } }))]);
+    });
+    expect(scrypts).toBe(0);
+    const record = (await h.record('a')) as ResourceRecord;
+    expect(record.secretOutputs).toMatchObject({ encrypted: true, kdf: 'hkdf-sha256' });
+    expect(record.secretFingerprints).toMatchObject({ keyed: true, kdf: 'hkdf-sha256' });
+    expect((await h.store.getMeta('test'))?.keyCheck?.kdf).toBe('hkdf-sha256');
+    expect(await h.secrets('a')).toEqual({ apiKey: server.list()[0].apiKey });
+    for (const other of [crypto.randomBytes(32).toString('base64'), 'a passphrase']) {
+      expect(() => openSecrets(record.secretOutputs as SealedSecrets, other)).toThrow(/not the key they were written with/);
+    }
+    h.env = { PGSTACKS_STATE_KEY: crypto.randomBytes(32).toString('hex'), WIDGET_TOKEN: 't0ken-value' };
+    await expect(h.reconcile([widgetSpec('a', props('alpha'))])).rejects.toThrow(/PGSTACKS_STATE_KEY is not the key/);
+  });
+
+  test('a stack an earlier version sealed with the scrypt of a 256-bit key opens, changes nothing, and is checked without scrypt from then on', async () => {
+    const key = crypto.randomBytes(32).toString('base64');
+    h.env = { PGSTACKS_STATE_KEY: key, WIDGET_TOKEN: 't0ken-value' };
+    const spec = widgetSpec('a', props('alpha', { token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } }));
+    await h.reconcile([spec]);
+    // What the earlier version wrote: the sealing key was scrypt(key, salt), and no kdf on fingerprints.
+    const record = (await h.record('a')) as ResourceRecord;
+    const apiKey = server.list()[0].apiKey;
+    const salt = crypto.randomBytes(16);
+    const sealingKey = crypto.scryptSync(key, salt, 32);
+    const iv = crypto.randomBytes(12);
+    const cipher = crypto.createCipheriv('aes-256-gcm', sealingKey, iv);
+    const data = Buffer.concat([cipher.update(JSON.stringify({ apiKey })), cipher.final()]);
+    const b64 = (b: Buffer) => b.toString('base64');
+    const keyedFingerprint = crypto.createHmac('sha256', sealingKey).update('pgstacks secret input v1\0').update('t0ken-value').digest('base64');
+    await h.store.put({
+      ...record,
+      secretOutputs: { encrypted: true, names: ['apiKey'], alg: 'aes-256-gcm', kdf: 'scrypt', salt: b64(salt), iv: b64(iv), tag: b64(cipher.getAuthTag()), data: b64(data) },
+      secretFingerprints: { salt: b64(salt), keyed: true, values: { WIDGET_TOKEN: keyedFingerprint } },
+    });
+    const mac = crypto.createHmac('sha256', sealingKey).update('pgstacks state key check v1').digest('base64');
+    await h.store.putMeta('test', { ...(await h.store.getMeta('test')), keyCheck: { kdf: 'scrypt', salt: b64(salt), mac } });
+    expect(await h.secrets('a')).toEqual({ apiKey });
+    expect(fingerprint('t0ken-value', b64(salt), key, 'scrypt')).toBe(keyedFingerprint);
+
+    server.resetCalls();
+    const plan = await h.reconcile([spec]);
+    expect(plan.resources[0].action).toBe('no-op');
+    expect(server.writes()).toBe(0);
+    expect((await h.store.getMeta('test'))?.keyCheck?.kdf).toBe('hkdf-sha256');
+    expect((await h.record('a'))?.secretOutputs).toMatchObject({ kdf: 'hkdf-sha256' });
+    // The process keeps what it derived: forget it, so a run that needed scrypt would call it.
+    (globalThis as { [key: symbol]: { derived: Map<string, Buffer> } })[Symbol.for('pgstacks.derivations')].derived.clear();
+    expect(await countingScrypt(async () => expect((await h.reconcile([spec])).resources[0].action).toBe('no-op'))).toBe(0);
   });
 
   test('encrypted secrets and no key: stopped, naming the variable', async () => {

@@ -336,7 +336,10 @@ describe('secrets and the synthesized output', () => {
     }
   });
 
-  test('the loader starts deriving the state key before the bundle is read, and the run uses that derivation', () => {
+  test.each([
+    ['a passphrase: the loader starts its scrypt before the bundle is read, and the run uses that derivation', 'k', ['scrypt', 'bundle read'], 'scrypt'],
+    ['a 256-bit key: no scrypt at all', Buffer.alloc(32, 7).toString('base64'), ['bundle read'], 'hkdf-sha256'],
+  ])('the state key as %s', (_, stateKey, expected, kdf) => {
     const { outdir, handler } = synthHandler();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-derive-'));
     const stackDir = path.join(outdir, 'stacks/test');
@@ -354,12 +357,12 @@ describe('secrets and the synthesized output', () => {
        process.on('exit', () => fs.writeFileSync(${JSON.stringify(events)}, JSON.stringify(seen)));`,
     );
     try {
-      const env = { PATH: process.env.PATH, XDG_CACHE_HOME: work, PGSTACKS_MANIFEST: manifest, PGSTACKS_STACK: 'test', PGSTACKS_STATE_DIR: path.join(work, 'state'), PGSTACKS_STATE_KEY: 'k' };
+      const env = { PATH: process.env.PATH, XDG_CACHE_HOME: work, PGSTACKS_MANIFEST: manifest, PGSTACKS_STACK: 'test', PGSTACKS_STATE_DIR: path.join(work, 'state'), PGSTACKS_STATE_KEY: stateKey };
       const result = spawnSync(process.execPath, ['-r', probe, handler, 'reconcile'], { env, encoding: 'utf8' });
       // The widget's endpoint is closed, so its create fails: after the key was checked and its check stored.
       expect(result.stdout).toContain('a (test:widget): create failed');
-      expect(JSON.parse(fs.readFileSync(events, 'utf8'))).toEqual(['scrypt', 'bundle read']);
-      expect(JSON.parse(fs.readFileSync(path.join(work, 'state', 'test', '_stack.meta'), 'utf8')).keyCheck).toBeDefined();
+      expect(JSON.parse(fs.readFileSync(events, 'utf8'))).toEqual(expected);
+      expect(JSON.parse(fs.readFileSync(path.join(work, 'state', 'test', '_stack.meta'), 'utf8')).keyCheck).toMatchObject({ kdf });
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
       fs.rmSync(outdir, { recursive: true });

@@ -32,7 +32,7 @@ const sealedSecretsSchema = z.discriminatedUnion('encrypted', [
     encrypted: z.literal(true),
     names: z.array(z.string()),
     alg: z.literal('aes-256-gcm'),
-    kdf: z.literal('scrypt'),
+    kdf: z.enum(['scrypt', 'hkdf-sha256']),
     salt: z.string(),
     iv: z.string(),
     tag: z.string(),
@@ -51,7 +51,9 @@ export const resourceRecordSchema = z.looseObject({
   props: jsonObject,
   outputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   secretOutputs: sealedSecretsSchema.optional(),
-  secretFingerprints: z.looseObject({ salt: z.string(), keyed: z.literal(true).optional(), values: z.record(z.string(), z.string()) }).optional(),
+  secretFingerprints: z
+    .looseObject({ salt: z.string(), keyed: z.literal(true).optional(), kdf: z.enum(['scrypt', 'hkdf-sha256']).optional(), values: z.record(z.string(), z.string()) })
+    .optional(),
   dependencies: z.array(z.string()),
   checkpoint: json.optional(),
   pendingDeletes: z.array(z.looseObject({ physicalId: z.string(), props: jsonObject })).optional(),

@@ -1,12 +1,19 @@
 /**
- * Secret outputs at rest: AES-256-GCM with a key derived by scrypt from PGSTACKS_STATE_KEY, or
- * plain (in a 0600 file) when no key is set. Also the fingerprints that tell whether a secret
- * input changed since the last apply without storing it.
+ * Secret outputs at rest: AES-256-GCM with a key derived from PGSTACKS_STATE_KEY, or plain (in a
+ * 0600 file) when no key is set. Also the fingerprints that tell whether a secret input changed
+ * since the last apply without storing it.
  *
- * scrypt is slow on purpose (~40 ms), so one engine run derives each key once: records sealed in
- * one run share its salt, and derived keys and fingerprints are memoized per process.
+ * A state key that is 256 random bits (`openssl rand -base64 32`, or `-hex 32`) needs no
+ * stretching: HKDF derives the sealing key from it. Any other value is a passphrase, stretched by
+ * scrypt, which is slow on purpose (~40 ms of CPU); so one engine run derives each key once:
+ * records sealed in one run share its salt, and derived keys and fingerprints are memoized per
+ * process. Each sealed value, key check and keyed fingerprint names its derivation, so a stack
+ * sealed under a passphrase's derivation still opens.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, randomBytes, scrypt, scryptSync, timingSafeEqual } from 'node:crypto';
+
+/** How a sealing key is derived from the state key. */
+export type Kdf = 'scrypt' | 'hkdf-sha256';
 
 export type SealedSecrets =
   | { readonly encrypted: false; readonly values: Record<string, string> }
@@ -15,7 +22,7 @@ export type SealedSecrets =
       /** The names are not secret; listing them lets tools mask values without the key. */
       readonly names: readonly string[];
       readonly alg: 'aes-256-gcm';
-      readonly kdf: 'scrypt';
+      readonly kdf: Kdf;
       readonly salt: string;
       readonly iv: string;
       readonly tag: string;
@@ -89,19 +96,45 @@ export function prederive(secrets: readonly string[]): Promise<void> {
   ).then(() => undefined);
 }
 
-const deriveKey = (passphrase: string, salt: Buffer) => slowHash(passphrase, salt);
+/** The 32 bytes a state key encodes, when it is a key rather than a passphrase: canonical base64 or hex. */
+function rawKey(stateKey: string): Buffer | undefined {
+  if (/^[0-9a-fA-F]{64}$/.test(stateKey)) return Buffer.from(stateKey, 'hex');
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(stateKey)) return undefined;
+  const bytes = Buffer.from(stateKey, 'base64');
+  return bytes.toString('base64') === stateKey ? bytes : undefined;
+}
+
+/** The derivation a state key gets from now on: HKDF for a 256-bit key, scrypt for a passphrase. */
+export function kdfOf(stateKey: string): Kdf {
+  return rawKey(stateKey) ? 'hkdf-sha256' : 'scrypt';
+}
+
+const HKDF_INFO = 'pgstacks state key v1';
+
+/** The sealing key under `salt`, derived as `kdf` says (what a sealed value or check recorded). */
+function deriveKey(stateKey: string, salt: Buffer, kdf: Kdf = kdfOf(stateKey)): Buffer {
+  if (kdf === 'scrypt') return slowHash(stateKey, salt);
+  // (A passphrase, for a value sealed under a 256-bit key, derives a key that does not open it.)
+  return Buffer.from(hkdfSync('sha256', rawKey(stateKey) ?? stateKey, salt, HKDF_INFO, 32));
+}
+
+/** Whether the state key, as `recorded` (its derivation in a key check) says, needs scrypt (so it is worth deriving ahead). */
+export function needsStretching(stateKey: string, recorded?: Kdf): boolean {
+  return (recorded ?? kdfOf(stateKey)) === 'scrypt';
+}
 
 export function sealSecrets(values: Record<string, string>, stateKey: string | undefined): SealedSecrets {
   if (!stateKey) return { encrypted: false, values };
   const salt = runSalt();
   const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', deriveKey(stateKey, salt), iv);
+  const kdf = kdfOf(stateKey);
+  const cipher = createCipheriv('aes-256-gcm', deriveKey(stateKey, salt, kdf), iv);
   const data = Buffer.concat([cipher.update(JSON.stringify(values), 'utf8'), cipher.final()]);
   return {
     encrypted: true,
     names: Object.keys(values).sort(),
     alg: 'aes-256-gcm',
-    kdf: 'scrypt',
+    kdf,
     salt: salt.toString('base64'),
     iv: iv.toString('base64'),
     tag: cipher.getAuthTag().toString('base64'),
@@ -118,7 +151,7 @@ export function openSecrets(sealed: SealedSecrets, stateKey: string | undefined)
   if (!stateKey) {
     throw new Error(`secret outputs are encrypted: set ${STATE_KEY_VARIABLE} to the key they were written with`);
   }
-  const decipher = createDecipheriv('aes-256-gcm', deriveKey(stateKey, Buffer.from(sealed.salt, 'base64')), Buffer.from(sealed.iv, 'base64'));
+  const decipher = createDecipheriv('aes-256-gcm', deriveKey(stateKey, Buffer.from(sealed.salt, 'base64'), sealed.kdf), Buffer.from(sealed.iv, 'base64'));
   decipher.setAuthTag(Buffer.from(sealed.tag, 'base64'));
   try {
     const plain = Buffer.concat([decipher.update(Buffer.from(sealed.data, 'base64')), decipher.final()]);
@@ -133,13 +166,13 @@ const FINGERPRINT_TEXT = 'pgstacks secret input v1\0';
 /**
  * A fingerprint of a secret input, which tells a later run whether the value changed without
  * storing it. With a state key: an HMAC under the key secret outputs are sealed with (derived
- * once per run, already, for sealing), which says nothing to whoever lacks the key. Without one:
- * a slow salted hash (scrypt, ~40 ms of CPU per value), so a state file does not make a weak
- * secret guessable.
+ * once per run, already, for sealing; `kdf` is the derivation it was recorded with), which says
+ * nothing to whoever lacks the key. Without one: a slow salted hash (scrypt, ~40 ms of CPU per
+ * value), so a state file does not make a weak secret guessable.
  */
-export function fingerprint(value: string, salt: string, stateKey: string | undefined): string {
+export function fingerprint(value: string, salt: string, stateKey: string | undefined, kdf?: Kdf): string {
   const saltBytes = Buffer.from(salt, 'base64');
-  if (stateKey) return createHmac('sha256', deriveKey(stateKey, saltBytes)).update(FINGERPRINT_TEXT).update(value).digest('base64');
+  if (stateKey) return createHmac('sha256', deriveKey(stateKey, saltBytes, kdf)).update(FINGERPRINT_TEXT).update(value).digest('base64');
   return slowHash(value, saltBytes).toString('base64');
 }
 
@@ -148,16 +181,16 @@ export function newSalt(): string {
   return runSalt().toString('base64');
 }
 
-/** `stateKey`: the key the fingerprint was keyed with (records of earlier versions were not keyed). */
-export function sameFingerprint(value: string, salt: string, expected: string, stateKey: string | undefined): boolean {
-  const actual = Buffer.from(fingerprint(value, salt, stateKey), 'base64');
+/** `stateKey`: the key the fingerprint was keyed with (records of earlier versions were not keyed), derived as `kdf` says. */
+export function sameFingerprint(value: string, salt: string, expected: string, stateKey: string | undefined, kdf?: Kdf): boolean {
+  const actual = Buffer.from(fingerprint(value, salt, stateKey, kdf), 'base64');
   const wanted = Buffer.from(expected, 'base64');
   return actual.length === wanted.length && timingSafeEqual(actual, wanted);
 }
 
 /** A proof that a state key is the one a stack's secrets were sealed with. */
 export interface KeyCheck {
-  readonly kdf: 'scrypt';
+  readonly kdf: Kdf;
   readonly salt: string;
   /** HMAC-SHA256 of a fixed text under the derived key. */
   readonly mac: string;
@@ -167,11 +200,12 @@ const KEY_CHECK_TEXT = 'pgstacks state key check v1';
 
 export function keyCheck(stateKey: string): KeyCheck {
   const salt = runSalt();
-  return { kdf: 'scrypt', salt: salt.toString('base64'), mac: createHmac('sha256', deriveKey(stateKey, salt)).update(KEY_CHECK_TEXT).digest('base64') };
+  const kdf = kdfOf(stateKey);
+  return { kdf, salt: salt.toString('base64'), mac: createHmac('sha256', deriveKey(stateKey, salt, kdf)).update(KEY_CHECK_TEXT).digest('base64') };
 }
 
 export function keyMatches(stateKey: string, check: KeyCheck): boolean {
   const expected = Buffer.from(check.mac, 'base64');
-  const actual = createHmac('sha256', deriveKey(stateKey, Buffer.from(check.salt, 'base64'))).update(KEY_CHECK_TEXT).digest();
+  const actual = createHmac('sha256', deriveKey(stateKey, Buffer.from(check.salt, 'base64'), check.kdf)).update(KEY_CHECK_TEXT).digest();
   return actual.length === expected.length && timingSafeEqual(actual, expected);
 }

@@ -5,7 +5,7 @@
  */
 import type { Outputs } from '../resource-type';
 import type { Json, JsonObject, ResourceSpec } from '../spec';
-import type { KeyCheck, SealedSecrets } from './secrets';
+import type { Kdf, KeyCheck, SealedSecrets } from './secrets';
 
 export type RecordStatus = 'creating' | 'ready' | 'deleting';
 
@@ -32,7 +32,8 @@ export interface ResourceRecord {
    * Fingerprints of the secret values last applied, by environment variable: keyed with the state
    * key (`keyed`), or, made without one or by an earlier version, scrypt hashes.
    */
-  secretFingerprints?: { salt: string; keyed?: true; values: Record<string, string> };
+  /** `kdf`: how the state key of keyed fingerprints was derived (absent: scrypt, as before it was recorded). */
+  secretFingerprints?: { salt: string; keyed?: true; kdf?: Kdf; values: Record<string, string> };
   /** Logical ids this resource references (deleted after it). */
   dependencies: string[];
   /** Crash-recovery data a handler saved during an interrupted create. */
