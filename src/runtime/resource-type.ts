@@ -138,6 +138,17 @@ export function defineResourceType<P, O extends Outputs>(type: ResourceType<P, O
   return type;
 }
 
+/**
+ * A module a resource type loads on first use and keeps: constructs import the resource types for
+ * their schemas at synth, and synth must not load HTTP clients. Kept, because in the handler's
+ * bundle each `require` of a bundled module copies its exports anew (a client module's, on every
+ * call of every resource, was ~7 ms of an engine run over 100 resources).
+ */
+export function loadedOnFirstUse<T>(load: () => T): () => T {
+  let loaded: T | undefined;
+  return () => (loaded ??= load());
+}
+
 export function getResourceType(name: string): ResourceType | undefined {
   return registry().get(name);
 }

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { AtlanClient } from '../../clients/atlan';
-import type { HandlerContext } from '../../runtime/resource-type';
+import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 
 /**
  * Which workflow API new crawlers use: the legacy package workflows, the App API, or `auto`: the
@@ -31,13 +31,8 @@ export type TenantProps = z.infer<typeof tenantSchema>;
 /** The tenant URL as the resources use it: no trailing slash. */
 export const tenantUrl = (tenant: Pick<TenantProps, 'baseUrl'>): string => tenant.baseUrl.replace(/\/+$/, '');
 
-/**
- * The Atlan client module, loaded on first use: constructs import the resource types for their
- * schemas at synth, and synth must not load HTTP clients.
- */
-export function atlanApi(): typeof import('../../clients/atlan') {
-  return require('../../clients/atlan');
-}
+/** The Atlan client module (see loadedOnFirstUse). */
+export const atlanApi = loadedOnFirstUse((): typeof import('../../clients/atlan') => require('../../clients/atlan'));
 
 export function atlanClient(tenant: TenantProps, ctx: Pick<HandlerContext, 'log' | 'signal' | 'redact'>): AtlanClient {
   ctx.redact(tenant.apiKey);

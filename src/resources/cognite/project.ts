@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { CogniteClient, CogniteConnection } from '../../clients/cognite';
-import type { HandlerContext } from '../../runtime/resource-type';
+import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 
 /** CDF project URL names: lowercase letters, digits and hyphens. */
 export const projectNameSchema = z
@@ -34,13 +34,8 @@ export type CogniteProjectProps = z.infer<typeof cogniteProjectSchema>;
 /** Props that change which project (and so which remote objects) a resource is in. */
 export const PROJECT_IDENTITY = ['project.baseUrl', 'project.project'];
 
-/**
- * The Cognite client module, loaded on first use: constructs import the resource types for their
- * schemas at synth, and synth must not load HTTP clients.
- */
-export function cogniteApi(): typeof import('../../clients/cognite') {
-  return require('../../clients/cognite');
-}
+/** The Cognite client module (see loadedOnFirstUse). */
+export const cogniteApi = loadedOnFirstUse((): typeof import('../../clients/cognite') => require('../../clients/cognite'));
 
 export function cogniteClient(project: CogniteProjectProps, ctx: Pick<HandlerContext, 'log'> & Partial<Pick<HandlerContext, 'signal'>>, credentials = project.credentials): CogniteClient {
   const connection: CogniteConnection = { baseUrl: project.baseUrl, project: project.project, tokenUrl: project.tokenUrl, scopes: project.scopes, credentials };

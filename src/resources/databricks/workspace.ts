@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { DatabricksClient } from '../../clients/databricks';
-import type { HandlerContext } from '../../runtime/resource-type';
+import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 
 export const workspaceSchema = z
   .object({
@@ -25,13 +25,8 @@ export const workspaceSchema = z
 
 export type WorkspaceProps = z.infer<typeof workspaceSchema>;
 
-/**
- * The Databricks client module, loaded on first use: constructs import the resource types for
- * their schemas at synth, and synth must not load HTTP clients.
- */
-export function databricksApi(): typeof import('../../clients/databricks') {
-  return require('../../clients/databricks');
-}
+/** The Databricks client module (see loadedOnFirstUse). */
+export const databricksApi = loadedOnFirstUse((): typeof import('../../clients/databricks') => require('../../clients/databricks'));
 
 export function databricksClient(workspace: WorkspaceProps, ctx: Pick<HandlerContext, 'log'> & Partial<Pick<HandlerContext, 'signal'>>): DatabricksClient {
   return new (databricksApi().DatabricksClient)(workspace, { log: (line) => ctx.log(line), signal: ctx.signal });

@@ -8,7 +8,7 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import { z } from 'zod';
-import type { HandlerContext } from '../../runtime/resource-type';
+import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 import {
   DEFAULT_POSTGRES_PORT, DEFAULT_SSL_MODE, HEAD_TAG, POSTGRES_NAME_MAX_BYTES, POSTGRES_SSL_MODES, SPLITGRAPH_TAG, repositorySchemaName,
 } from '../../services/splitgraph';
@@ -80,10 +80,8 @@ export function checkSameDatabase(what: string, old: ConnectionProps, next: Conn
   );
 }
 
-/** The engine library, loaded on first use (it loads node-postgres). */
-export function splitgraphApi(): typeof import('../../splitgraph') {
-  return require('../../splitgraph');
-}
+/** The engine library, which loads node-postgres (see loadedOnFirstUse). */
+export const splitgraphApi = loadedOnFirstUse((): typeof import('../../splitgraph') => require('../../splitgraph'));
 
 /** node-postgres settings for a connection: TLS as `sslMode` says. */
 export function clientConfig(c: ConnectionProps): ClientConfig {
