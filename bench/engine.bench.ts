@@ -1,18 +1,20 @@
 /**
  * On-demand benchmark (not a test): what one engine run per apply costs against Terraform alone.
  *
- *   npx tsx bench/engine.bench.ts [resources=100] [rounds=3]
+ *   npx tsx bench/engine.bench.ts [resources=100] [rounds=3] [key=random|passphrase]
  *
  * For two stacks — Cognite gateway users and raw tables on the sandbox (real Postgres DDL behind
  * every call), and test widgets on an in-process HTTP server (near-free calls: pgstacks' own
  * overhead) — it applies the synthesized stack with real terraform and the same stack with every
  * handler command replaced by `true` (Terraform's own cost), in the same run; then, on the Cognite
  * stack, an unchanged re-apply forced through the engine (`-replace=terraform_data.pgstacks`),
- * counting the sandbox's write calls and token requests.
+ * counting the sandbox's write calls and token requests. The state key is the one the README has
+ * users make (`openssl rand -base64 32`), or with `passphrase`, a passphrase (stretched by scrypt).
  * Record the figures in bench/RESULTS.md with the date, the machine and this command.
  */
 import '../test/support/env';
 import type { TerraformStack } from 'cdktf';
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,7 +24,9 @@ import { TerraformProject } from '../test/support/terraform';
 import { Widget } from '../test/support/widget';
 import { WidgetServer } from '../test/support/widget-server';
 
-const [resources = 100, rounds = 3] = process.argv.slice(2).map(Number);
+const [resources = 100, rounds = 3] = process.argv.slice(2, 4).map(Number);
+const keyKind = process.argv[4] ?? 'random';
+const STATE_KEY = keyKind === 'passphrase' ? 'a passphrase of the kind a person picks' : randomBytes(32).toString('base64');
 const USERS = 2;
 
 function declare(sandbox: Sandbox, stack: TerraformStack): void {
@@ -71,7 +75,7 @@ async function compare(declareStack: (stack: TerraformStack) => void, env: Recor
   const baseline: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const project = new TerraformProject('bench');
-    project.env = env;
+    project.env = { PGSTACKS_STATE_KEY: STATE_KEY, ...env };
     project.synth(declareStack);
     const base = baselineOf(project);
     try {
@@ -103,7 +107,7 @@ async function widgets() {
 }
 
 async function main(): Promise<void> {
-  process.stdout.write(`node ${process.version}, ${os.cpus().length} cpus, terraform on PATH; ${resources} resources, ${rounds} rounds\n`);
+  process.stdout.write(`node ${process.version}, ${os.cpus().length} cpus, terraform on PATH; ${resources} resources, ${rounds} rounds; state key: ${keyKind}\n`);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-bench-'));
   const sandbox = await startSandbox({ dataDir, port: 0, postgresPort: 0 });
   let noop = { ms: 0, writes: -1, tokens: -1 };
