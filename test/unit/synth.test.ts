@@ -58,7 +58,7 @@ describe('terraform_data mode (default)', () => {
     expect(reconciler.provisioner).toEqual([
       {
         'local-exec': {
-          command: expect.stringMatching(/^exec node --liftoff-only --min-semi-space-size=16 assets\/.+\/pgstacks-handler\.js reconcile$/),
+          command: expect.stringMatching(/^exec node --liftoff-only --min-semi-space-size=16 --interrupt-budget=1048576 assets\/.+\/pgstacks-handler\.js reconcile$/),
           quiet: true,
           environment: {
             PGSTACKS_MANIFEST: expect.stringMatching(/^assets\/.+\/pgstacks-manifest\.json$/),
@@ -82,7 +82,7 @@ describe('terraform_data mode (default)', () => {
     expect(rerun.lifecycle).toEqual({ replace_triggered_by: ['terraform_data.a', 'terraform_data.b'] });
     const run = rerun.provisioner[0]['local-exec'];
     expect(run.command).toMatch(
-      /^\{ read -r ran < "\$PGSTACKS_RECONCILED"; \} 2>\/dev\/null; if \[ "\$ran" = "\$PGSTACKS_RECONCILER" \]; then : > "\$PGSTACKS_RECONCILED"; else unset PGSTACKS_RECONCILER; exec node --liftoff-only --min-semi-space-size=16 assets\/.+\/pgstacks-handler\.js reconcile; fi$/,
+      /^\{ read -r ran < "\$PGSTACKS_RECONCILED"; \} 2>\/dev\/null; if \[ "\$ran" = "\$PGSTACKS_RECONCILER" \]; then : > "\$PGSTACKS_RECONCILED"; else unset PGSTACKS_RECONCILER; exec node --liftoff-only --min-semi-space-size=16 --interrupt-budget=1048576 assets\/.+\/pgstacks-handler\.js reconcile; fi$/,
     );
     expect(run.environment).toMatchObject({
       PGSTACKS_RECONCILER: '${terraform_data.pgstacks.id}',
@@ -306,7 +306,7 @@ describe('secrets and the synthesized output', () => {
     const cacheHome = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-cache-'));
     // The handler as the reconciler runs it; without a manifest it stops at once, with exit code 1.
     const run = (env: Record<string, string> = { XDG_CACHE_HOME: cacheHome }) => {
-      const result = spawnSync(process.execPath, ['--liftoff-only', '--min-semi-space-size=16', handler, 'reconcile'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
+      const result = spawnSync(process.execPath, ['--liftoff-only', '--min-semi-space-size=16', '--interrupt-budget=1048576', handler, 'reconcile'], { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' });
       expect(result.stdout).toContain('PGSTACKS_MANIFEST is not set');
       expect(result.status).toBe(1);
     };
