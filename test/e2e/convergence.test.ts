@@ -99,19 +99,36 @@ function applyAndKill(project: TerraformProject, args: string[], after: number, 
   });
 }
 
-/** node processes still working in the project's stack folder (a stray engine). */
+/**
+ * node processes still working in the project's stack folder (a stray engine). One that a SIGKILL
+ * has reached and that is still exiting (freeing its memory can outlast Terraform's own exit) is
+ * not a stray: it can do nothing more.
+ */
 function strays(project: TerraformProject): number[] {
   return fs
     .readdirSync('/proc')
     .filter((p) => /^\d+$/.test(p))
     .filter((pid) => {
       try {
-        return fs.readlinkSync(`/proc/${pid}/cwd`) === project.stackDir && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pgstacks-handler');
+        return (
+          fs.readlinkSync(`/proc/${pid}/cwd`) === project.stackDir && fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('pgstacks-handler') && !dying(pid)
+        );
       } catch {
         return false;
       }
     })
     .map(Number);
+}
+
+/** SIGKILL pending (/proc/<pid>/status), or the kernel already exiting it (PF_EXITING in /proc/<pid>/stat). */
+function dying(pid: string): boolean {
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const SIGKILL = 1n << 8n;
+  const pending = ['SigPnd', 'ShdPnd'].some((field) => (BigInt(`0x${new RegExp(`^${field}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1] ?? '0'}`) & SIGKILL) !== 0n);
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+  const PF_EXITING = 0x4;
+  return pending || (flags & PF_EXITING) !== 0;
 }
 
 async function waitFor(condition: () => boolean, ms: number): Promise<void> {
