@@ -1041,9 +1041,7 @@ function fingerprints(secrets: ReadonlyMap<string, string>, stateKey: string | u
   if (secrets.size === 0) return undefined;
   const salt = newSalt();
   const values = Object.fromEntries([...secrets].map(([key, value]) => [key, fingerprint(value, salt, stateKey)]));
-  if (!stateKey) return { salt, values };
-  const kdf = kdfOf(stateKey);
-  return kdf === 'scrypt' ? { salt, keyed: true, values } : { salt, keyed: true, kdf, values };
+  return stateKey ? { salt, keyed: true, kdf: kdfOf(stateKey), values } : { salt, values };
 }
 
 /** How much of the parallelism one resource of `type` takes: its calls may share requests. */

@@ -26,13 +26,16 @@ const specSchema = z.looseObject({
   aliases: z.array(z.string()).default([]),
 });
 
+/** How a sealing key was derived from the state key (secrets.ts). */
+const kdfSchema = z.enum(['scrypt', 'hkdf-sha256']);
+
 const sealedSecretsSchema = z.discriminatedUnion('encrypted', [
   z.looseObject({ encrypted: z.literal(false), values: z.record(z.string(), z.string()) }),
   z.looseObject({
     encrypted: z.literal(true),
     names: z.array(z.string()),
     alg: z.literal('aes-256-gcm'),
-    kdf: z.enum(['scrypt', 'hkdf-sha256']),
+    kdf: kdfSchema,
     salt: z.string(),
     iv: z.string(),
     tag: z.string(),
@@ -52,7 +55,7 @@ export const resourceRecordSchema = z.looseObject({
   outputs: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
   secretOutputs: sealedSecretsSchema.optional(),
   secretFingerprints: z
-    .looseObject({ salt: z.string(), keyed: z.literal(true).optional(), kdf: z.enum(['scrypt', 'hkdf-sha256']).optional(), values: z.record(z.string(), z.string()) })
+    .looseObject({ salt: z.string(), keyed: z.literal(true).optional(), kdf: kdfSchema.optional(), values: z.record(z.string(), z.string()) })
     .optional(),
   dependencies: z.array(z.string()),
   checkpoint: json.optional(),

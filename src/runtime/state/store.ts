@@ -30,9 +30,9 @@ export interface ResourceRecord {
   secretOutputs?: SealedSecrets;
   /**
    * Fingerprints of the secret values last applied, by environment variable: keyed with the state
-   * key (`keyed`), or, made without one or by an earlier version, scrypt hashes.
+   * key (`keyed`, derived as `kdf` says; absent in records of earlier versions: scrypt), or, made
+   * without one or by an earlier version, scrypt hashes.
    */
-  /** `kdf`: how the state key of keyed fingerprints was derived (absent: scrypt, as before it was recorded). */
   secretFingerprints?: { salt: string; keyed?: true; kdf?: Kdf; values: Record<string, string> };
   /** Logical ids this resource references (deleted after it). */
   dependencies: string[];
