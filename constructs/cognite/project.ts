@@ -1,7 +1,7 @@
 import type { Construct, IConstruct } from 'constructs';
 import type { ConnectionMarker } from '../../src/runtime/spec';
 import { ServiceConnection } from '../core/connection';
-import { z } from 'zod';
+import * as z from 'zod';
 import { cogniteProjectSchema } from '../../src/resources/cognite/project';
 import { toSpecProps, validateProps } from '../core/props';
 import { COGNITE_ENVIRONMENT } from '../../src/services/cognite';

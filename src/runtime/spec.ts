@@ -3,7 +3,7 @@
  * that lists every spec of a stack. Constructs write both at synth; the engine reads the manifest
  * at deploy time. Shared by synth and handler, so it imports nothing from cdktf.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };

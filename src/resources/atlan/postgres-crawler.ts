@@ -20,7 +20,7 @@
  * - A connection of the same name kept from an earlier crawler is crawled into again, rather than
  *   a second connection of that name made beside it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AtlanClient, AtlanCredential, AtlanRun, PostgresAuth, PostgresCrawlerSettings, WorkflowTemplate } from '../../clients/atlan';
 import { awaitOperation } from '../../runtime/operations';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';

@@ -2,7 +2,7 @@
  * What every Atlan resource carries in its props: how to reach and authenticate to a tenant (an
  * `AtlanTenant` connection) and which of its workflow APIs to use. Not a resource type of its own.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AtlanClient } from '../../clients/atlan';
 import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 

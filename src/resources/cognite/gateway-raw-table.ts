@@ -1,7 +1,7 @@
 /**
  * `cognite:gateway-raw-table`: a gateway table whose rows land in a CDF RAW table.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { GATEWAY_COLUMN_TYPES } from '../../services/cognite';
 import { defineResourceType } from '../../runtime/resource-type';
 import { gatewayTableBase, gatewayTableHandler } from './gateway-table';

@@ -2,7 +2,7 @@
  * What the gateway's raw and view tables share: the name rules and the handler. The gateway has
  * no update endpoint for tables, so every change is a replacement (drop, then create the same name).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { GatewayTable, GatewayTableWrite } from '../../clients/cognite';
 import { GATEWAY_BUILT_IN_TABLES, GATEWAY_TABLES_PER_CALL } from '../../services/cognite';
 import type { ResourceType } from '../../runtime/resource-type';

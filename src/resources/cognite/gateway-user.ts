@@ -3,7 +3,7 @@
  * it shows once, and binds it to a session made from a one-minute nonce, so everything happens
  * at deploy time and the password lives only in the state store.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ClientCredentials, CogniteClient, CreatedGatewayUser, RequiredCapability } from '../../clients/cognite';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { clientCredentialsSchema, cogniteApi, cogniteClient, cogniteProjectSchema, PROJECT_IDENTITY } from './project';

@@ -1,7 +1,7 @@
 /**
  * `cognite:gateway-view-table`: a gateway table over a data-model view.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineResourceType } from '../../runtime/resource-type';
 import { gatewayTableBase, gatewayTableHandler } from './gateway-table';
 

@@ -2,7 +2,7 @@
  * What every Cognite resource carries in its props: how to reach and authenticate to a CDF
  * project. Not a resource type of its own.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CogniteClient, CogniteConnection } from '../../clients/cognite';
 import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 

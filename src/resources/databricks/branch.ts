@@ -3,7 +3,7 @@
  * branch's data. The service gives every branch a `primary` read-write endpoint, an owner role and
  * a `databricks_postgres` database; a project's `production` branch is made with the project.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAKEBASE_ROOT_BRANCH } from '../../services/databricks';
 import { defineLakebaseType, duration, statusString } from './lakebase';
 import { EVEN_WITH_REFERENCES, lakebaseId } from './project';

@@ -2,7 +2,7 @@
  * `databricks:lakebase-catalog`: registers a branch's Postgres database in Unity Catalog. There
  * is no update: any change replaces the registration. A database can have one catalog.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineLakebaseType } from './lakebase';
 import { workspaceSchema } from './workspace';
 

@@ -5,7 +5,7 @@
  * that finds it close to expiry makes a new one, which the resources that use it then receive.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { databricksClient, workspaceSchema, type WorkspaceProps } from './workspace';
 

@@ -3,7 +3,7 @@
  * owner changes happen in place. Every branch has `databricks-postgres` (`databricks_postgres`):
  * declaring it adopts it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAKEBASE_DEFAULT_DATABASE } from '../../services/databricks';
 import { defineLakebaseType } from './lakebase';
 import { lakebaseId } from './project';

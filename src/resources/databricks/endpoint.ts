@@ -3,7 +3,7 @@
  * branch has one read-write endpoint, `primary`, made with the branch: declaring it adopts it.
  * Autoscaling limits, suspension and settings change in place.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAKEBASE_POSTGRES_PORT, LAKEBASE_PRIMARY_ENDPOINT } from '../../services/databricks';
 import { defineLakebaseType, duration, statusString } from './lakebase';
 import { checkEndpointSettings, computeUnits, EVEN_WITH_REFERENCES, lakebaseId, suspendTimeoutSeconds } from './project';

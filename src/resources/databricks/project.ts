@@ -3,7 +3,7 @@
  * `production` branch (with a `primary` endpoint, an owner role and a `databricks_postgres`
  * database), which LakebaseBranch and its siblings adopt when declared.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAKEBASE_ID } from '../../services/databricks';
 import { defineLakebaseType, duration, statusString } from './lakebase';
 import { workspaceSchema } from './workspace';

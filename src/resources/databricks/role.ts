@@ -3,7 +3,7 @@
  * and memberships change in place; its name, identity and auth method cannot (the service refuses
  * them in an update mask), so changing them replaces the role.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ROLE_AUTH_METHODS, ROLE_IDENTITY_TYPES, ROLE_MEMBERSHIP_ROLES } from '../../services/databricks';
 import { defineLakebaseType } from './lakebase';
 import { lakebaseId } from './project';

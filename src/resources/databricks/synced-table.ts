@@ -3,7 +3,7 @@
  * Catalog (Delta) table. There is no update: any change replaces it. A create waits until the
  * table is ONLINE, and fails when its provisioning fails.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { SYNCED_TABLE_SCHEDULING_POLICIES } from '../../services/databricks';
 import { defineLakebaseType, statusString } from './lakebase';
 import { catalogName } from './catalog';

@@ -2,7 +2,7 @@
  * What every Databricks resource carries in its props: how to reach and authenticate to a
  * workspace (a `DatabricksWorkspace` connection). Not a resource type of its own.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { DatabricksClient } from '../../clients/databricks';
 import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 

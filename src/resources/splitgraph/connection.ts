@@ -7,7 +7,7 @@
  * are loaded on first use only.
  */
 import type { Client, ClientConfig } from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { loadedOnFirstUse, type HandlerContext } from '../../runtime/resource-type';
 import {
   DEFAULT_POSTGRES_PORT, DEFAULT_SSL_MODE, HEAD_TAG, POSTGRES_NAME_MAX_BYTES, POSTGRES_SSL_MODES, SPLITGRAPH_TAG, repositorySchemaName,

@@ -17,7 +17,7 @@
  * it: push to such an engine with `remoteNamespace` set to the remote user.
  */
 import type { Client } from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { repositorySchemaName } from '../../services/splitgraph';
 import { checkRepositorySchema, checkSchemaName, checkSameDatabase, connectionSchema, engineAddress, postgresName, repositoryNames, withSplitgraph, type ConnectionProps } from './connection';

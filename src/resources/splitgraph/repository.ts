@@ -15,7 +15,7 @@
  *   snapshot committed, naming the rows that would be lost, unless `discardPendingChanges`.
  */
 import type { Client } from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { repositorySchemaName } from '../../services/splitgraph';
 import { checkRepositorySchema, checkSameDatabase, connectionSchema, engineAddress, postgresName, repositoryNames, withSplitgraph } from './connection';

@@ -13,7 +13,7 @@
  *   tag (if it still names this snapshot's image); images and objects always stay.
  */
 import type { Client } from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineResourceType, type HandlerContext } from '../../runtime/resource-type';
 import { repositorySchemaName } from '../../services/splitgraph';
 import { checkRepositorySchema, checkSameDatabase, connectionSchema, engineAddress, repositoryNames, tagSchema, withSplitgraph } from './connection';

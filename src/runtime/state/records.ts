@@ -3,7 +3,7 @@
  * corrupt, with where it is and how to repair it: treating it as "missing" would make the next
  * apply create a second remote object and lose track of the first.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ResourceRecord } from './store';
 
 // Records are read from JSON text (a file, or jsonb), so every value is JSON already: not walked

@@ -8,7 +8,7 @@
  * workflow: a submit while one is active is a 409 naming it. Schedules are recorded, never fired.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ATLAN_POSTGRES_APP } from '../../services/atlan';
 import { route, type Route } from '../http';
 import { admins, apiGuard, creatorOf, type AtlanContext } from './context';

@@ -6,7 +6,7 @@
  * package soft-deletes or purges a connection and everything under it.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../clock';
 import { route, type Route } from '../http';
 import type { PostgresServer } from '../postgres';

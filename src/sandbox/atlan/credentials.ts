@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ATLAN_AUTH_TYPES, ATLAN_CONNECTOR_CONFIG_NAME } from '../../services/atlan';
 import type { Clock } from '../clock';
 import { route, type Route } from '../http';

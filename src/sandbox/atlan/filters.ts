@@ -4,7 +4,7 @@
  * and `$and`/`$or` lists), `sort` by a field (`-field` descending), `offset`/`limit`, and `count`
  * flags that arrive as `True` or `true`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { badRequest } from './errors';
 
 /** `true/false` in any case (the Python client sends `True`). */

@@ -10,7 +10,7 @@
  * already taken by a live template is a 409. Schedules are recorded, never fired.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { route, type Route } from '../http';
 import { apiGuard, admins, creatorOf, type AtlanContext } from './context';
 import { credentialBody, type Queryable } from './credentials';

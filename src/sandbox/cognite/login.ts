@@ -2,7 +2,7 @@
  * The Entra-style token endpoint (`/login/{tenant}/oauth2/v2.0/token`): client credentials in the
  * form or as HTTP Basic auth, answered with OAuth's error shape.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formDecode, oauthError, oauthErrorCode } from '../oauth';
 import { route, type Service } from '../http';
 import type { CogniteAuth } from './auth';

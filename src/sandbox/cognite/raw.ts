@@ -3,7 +3,7 @@
  * read rows. Rows come from the RAW store (raw-store.ts), not from the gateway tables, so they
  * outlive a dropped gateway table as in CDF.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../clock';
 import { HttpError } from '../errors';
 import { route, type Route } from '../http';

@@ -3,7 +3,7 @@
  * names that become Postgres identifiers stay within 63 bytes, and numbers stay within what a
  * bigint holds, so bad input is a 4xx before it reaches the database.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { decodeCursor } from './paging';
 
 /** Postgres truncates longer identifiers silently, so two long names could collide. */

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../clock';
 import { HttpError } from '../errors';
 import { route, type Route } from '../http';

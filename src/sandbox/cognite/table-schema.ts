@@ -3,7 +3,7 @@
  * columns) and `view` tables (a data-model view), with names Postgres can hold, and the built-in
  * tables whose names are reserved.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { identifier, items, MAX_IDENTIFIER_BYTES, nothing, text, variant } from './schemas';
 import { COLUMN_TYPES } from './userdb';
 

@@ -3,7 +3,7 @@
  * in RAW (raw-store.ts), and view tables, created as real tables in the user's database. There is
  * no update: a change is delete + create, and a raw table's RAW rows outlive the delete.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../clock';
 import { HttpError } from '../errors';
 import type { Route } from '../http';

@@ -3,7 +3,7 @@
  * real Postgres login bound to the CDF session whose nonce created it.
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Clock } from '../clock';
 import { HttpError } from '../errors';
 import type { Route } from '../http';

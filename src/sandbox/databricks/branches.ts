@@ -5,7 +5,7 @@
  * owner role for its creator. The root branch cannot be deleted alone, nor a protected or the
  * default one; deletes are soft unless `purge=true`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { route, type Route } from '../http';
 import { callerGuard, page } from './api';
 import type { DatabricksAuth } from './auth';

@@ -5,7 +5,7 @@
  * (`create_database_if_missing`). There is no update.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { route, type Route } from '../http';
 import { callerGuard } from './api';
 import type { DatabricksAuth, Identity } from './auth';

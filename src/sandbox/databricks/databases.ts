@@ -4,7 +4,7 @@
  * its owner. A duplicate is a 400, not a 409, as on the real service.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { route, type Route } from '../http';
 import { callerGuard, page } from './api';
 import type { DatabricksAuth } from './auth';

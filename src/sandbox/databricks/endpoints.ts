@@ -4,7 +4,7 @@
  * `primary`, which goes only with its branch); read-only endpoints open read-only sessions. A
  * disabled endpoint refuses connections.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { route, type Route } from '../http';
 import { callerGuard, checkComputeSettings, mergeComputeSettings, page } from './api';
 import type { DatabricksAuth } from './auth';

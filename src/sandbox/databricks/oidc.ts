@@ -4,7 +4,7 @@
  * OAuth token endpoint for service principals (client credentials in HTTP Basic auth or the form).
  * Token errors use OAuth's `{error, error_description}` shape.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formDecode, oauthError, oauthErrorCode } from '../oauth';
 import { route, type Service } from '../http';
 import type { DatabricksAuth } from './auth';

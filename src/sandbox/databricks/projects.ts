@@ -4,7 +4,7 @@
  * the `databricks_postgres` database. Deletes are soft (restorable with undelete until the purge
  * time) unless `purge=true`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAKEBASE_LIMITS, LAKEBASE_ROOT_BRANCH } from '../../services/databricks';
 import { route, type Route } from '../http';
 import { callerGuard, checkComputeSettings, mergeComputeSettings, page } from './api';

@@ -4,7 +4,7 @@
  * the Postgres name, auth method and identity type are fixed at create. A duplicate is a 400, not a
  * 409, as on the real service.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { route, type Route } from '../http';
 import { callerGuard, page } from './api';
 import type { DatabricksAuth } from './auth';

@@ -5,7 +5,7 @@
  * an absent field. Which fields a create requires, and the rules between fields, are checked by the
  * handlers, which word those errors as the service does.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ENDPOINT_TYPES,
   LAKEBASE_LIMITS,

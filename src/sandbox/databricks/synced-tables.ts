@@ -7,7 +7,7 @@
  * part of the id is a Lakebase catalog, else `spec.branch` and `spec.postgres_database`.
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { route, type Route } from '../http';
 import { callerGuard } from './api';
 import type { DatabricksAuth } from './auth';

@@ -4,7 +4,7 @@
  * `update_mask` (comma-joined paths, percent-decoded by the URL parser).
  */
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LAKEBASE_ID, LAKEBASE_ID_LENGTH } from '../../services/databricks';
 import { badId, invalidParameter, requiredField } from './errors';
 
