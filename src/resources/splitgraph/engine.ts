@@ -11,7 +11,7 @@
  *   the capture triggers from every tracked table and drops the engine's three schemas (images,
  *   tags, objects and pending change logs go with them; checked-out schemas and their tables stay).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { defineResourceType } from '../../runtime/resource-type';
 import { checkSameDatabase, connectionSchema, engineAddress, withSplitgraph, type ConnectionProps } from './connection';
 
