@@ -27,15 +27,15 @@ afterEach(() => h.cleanup());
 const props = (name: string, extra: Record<string, unknown> = {}) => ({ endpoint: server.url, name, size: 1, ...extra });
 const stackFile = (...parts: string[]) => path.join(h.dir, 'state', 'test', ...parts);
 
-/** How many times `fn` calls scrypt (node:crypto's exports cannot be spied on with jest.spyOn: they are patched on the module itself). */
-async function countingScrypt(fn: () => Promise<unknown>): Promise<number> {
-  const exports = require('node:crypto') as Record<'scrypt' | 'scryptSync', (...args: unknown[]) => unknown>;
-  const originals = { scrypt: exports.scrypt, scryptSync: exports.scryptSync };
+/** How many times `fn` calls node:crypto's `names` (its exports cannot be spied on with jest.spyOn: they are patched on the module itself). */
+async function countingCalls(names: readonly string[], fn: () => Promise<unknown>): Promise<number> {
+  const exports = require('node:crypto') as Record<string, (...args: unknown[]) => unknown>;
+  const originals = Object.fromEntries(names.map((name) => [name, exports[name]!]));
   let calls = 0;
-  for (const name of ['scrypt', 'scryptSync'] as const) {
+  for (const name of names) {
     exports[name] = (...args: unknown[]) => {
       calls++;
-      return originals[name](...args);
+      return originals[name]!(...args);
     };
   }
   try {
@@ -45,6 +45,8 @@ async function countingScrypt(fn: () => Promise<unknown>): Promise<number> {
   }
   return calls;
 }
+
+const countingScrypt = (fn: () => Promise<unknown>) => countingCalls(['scrypt', 'scryptSync'], fn);
 
 describe('the state key', () => {
   test('a wrong key fails before any write, naming the variable', async () => {
@@ -111,6 +113,13 @@ describe('the state key', () => {
     }
     h.env = { PGSTACKS_STATE_KEY: crypto.randomBytes(32).toString('hex'), WIDGET_TOKEN: 't0ken-value' };
     await expect(h.reconcile([widgetSpec('a', props('alpha'))])).rejects.toThrow(/PGSTACKS_STATE_KEY is not the key/);
+  });
+
+  test('with a 256-bit key, a run derives its sealing key once, however many secret inputs it fingerprints', async () => {
+    h.env = { PGSTACKS_STATE_KEY: crypto.randomBytes(32).toString('base64'), WIDGET_TOKEN: 't0ken-value' };
+    const specs = Array.from({ length: 10 }, (_, i) => widgetSpec(`w${i}`, props(`w${i}`, { token: { $secret: { fromEnv: 'WIDGET_TOKEN' } } })));
+    expect(await countingCalls(['hkdfSync'], () => h.reconcile(specs))).toBe(1);
+    for (const spec of specs) expect(await h.record(spec.id)).toMatchObject({ status: 'ready', secretFingerprints: { keyed: true, kdf: 'hkdf-sha256' } });
   });
 
   test('a stack an earlier version sealed with the scrypt of a 256-bit key opens, changes nothing, and is checked without scrypt from then on', async () => {

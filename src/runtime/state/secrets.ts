@@ -96,8 +96,16 @@ export function prederive(secrets: readonly string[]): Promise<void> {
   ).then(() => undefined);
 }
 
-/** The 32 bytes a state key encodes, when it is a key rather than a passphrase: canonical base64 or hex. */
+let lastRawKey: { readonly stateKey: string; readonly bytes: Buffer | undefined } | undefined;
+
+/** The 32 bytes a state key encodes, when it is a key rather than a passphrase (decoded once for the run's key). */
 function rawKey(stateKey: string): Buffer | undefined {
+  if (lastRawKey?.stateKey !== stateKey) lastRawKey = { stateKey, bytes: decodeKey(stateKey) };
+  return lastRawKey.bytes;
+}
+
+/** Canonical base64 or hex of 32 bytes. */
+function decodeKey(stateKey: string): Buffer | undefined {
   if (/^[0-9a-fA-F]{64}$/.test(stateKey)) return Buffer.from(stateKey, 'hex');
   if (!/^[A-Za-z0-9+/]{43}=$/.test(stateKey)) return undefined;
   const bytes = Buffer.from(stateKey, 'base64');
@@ -111,11 +119,17 @@ export function kdfOf(stateKey: string): Kdf {
 
 const HKDF_INFO = 'pgstacks state key v1';
 
-/** The sealing key under `salt`, derived as `kdf` says (what a sealed value or check recorded). */
+/**
+ * The sealing key under `salt`, derived as `kdf` says (what a sealed value or check recorded).
+ * HKDF keys are memoized too: a run fingerprints a secret input of every resource under one salt.
+ */
 function deriveKey(stateKey: string, salt: Buffer, kdf: Kdf = kdfOf(stateKey)): Buffer {
   if (kdf === 'scrypt') return slowHash(stateKey, salt);
+  const key = `hkdf:${memoKey(stateKey, salt)}`;
+  let value = derived.get(key);
   // (A passphrase, for a value sealed under a 256-bit key, derives a key that does not open it.)
-  return Buffer.from(hkdfSync('sha256', rawKey(stateKey) ?? stateKey, salt, HKDF_INFO, 32));
+  if (!value) derived.set(key, (value = Buffer.from(hkdfSync('sha256', rawKey(stateKey) ?? stateKey, salt, HKDF_INFO, 32))));
+  return value;
 }
 
 /** Whether the state key, as `recorded` (its derivation in a key check) says, needs scrypt (so it is worth deriving ahead). */
