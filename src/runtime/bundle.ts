@@ -26,6 +26,7 @@ const PREBUILT = path.join(PACKAGE_ROOT, HANDLER_DIRECTORY);
 const ENTRY = path.resolve(__dirname, '..', 'handler-entry');
 const NO_HTTP2 = path.resolve(__dirname, 'no-http2');
 const UNDICI_HTTP = path.resolve(__dirname, 'undici-http');
+const LAZY_ASSERT = path.resolve(__dirname, 'lazy-assert');
 const LOADER = path.resolve(__dirname, 'handler-loader');
 
 /** A resource type as the bundle needs it: its name and the module that defines it. */
@@ -83,8 +84,8 @@ export function buildHandler(extraModules: readonly string[], outDirectory?: str
     ...COMMON,
     stdin: { contents: entry, resolveDir: PACKAGE_ROOT, sourcefile: 'pgstacks-handler-entry.js', loader: 'js' },
     external: ['pg-native'], // pg's optional native binding
-    // Node modules undici loads and pgstacks does not need (no-http2.ts, undici-http.ts).
-    alias: { 'node:http2': NO_HTTP2, 'node:http': UNDICI_HTTP },
+    // Node modules undici loads as it starts and pgstacks does not need (no-http2.ts, undici-http.ts, lazy-assert.ts).
+    alias: { 'node:http2': NO_HTTP2, 'node:http': UNDICI_HTTP, 'node:assert': LAZY_ASSERT },
   }).outputFiles![0]!.contents;
   const bundleHash = sha256(code);
   const loader = buildSync({

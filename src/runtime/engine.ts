@@ -938,7 +938,7 @@ class StackRun {
    * starting together share one, as a timer and an EventTarget each cost ~0.1 ms on Node 20.
    */
   private deadline(timeoutMs: number): AbortSignal {
-    const now = performance.now();
+    const now = Number(process.hrtime.bigint() / 1_000_000n); // monotonic; the performance global would load perf_hooks (~2 ms)
     const shared = this.deadlines.get(timeoutMs);
     if (shared && now - shared.at <= Math.min(100, timeoutMs / 100)) return shared.signal;
     const signal = AbortSignal.timeout(timeoutMs);

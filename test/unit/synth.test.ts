@@ -3,12 +3,13 @@
  */
 import { App, DataResource as TerraformData, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { Construct } from 'constructs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { LifecycleResourceKind, Pgstacks, RemovalPolicy, Secret } from '../../constructs/core';
 import { Gadget, Widget } from '../support/widget';
+import { WidgetServer } from '../support/widget-server';
 
 const endpoint = 'http://127.0.0.1:9';
 
@@ -368,13 +369,42 @@ describe('secrets and the synthesized output', () => {
       fs.rmSync(outdir, { recursive: true });
     }
   });
+  test('a run loads none of the Node modules the bundle stands in for, nor perf_hooks', async () => {
+    const server = await new WidgetServer().start();
+    const { outdir, handler } = synthHandler(server.url);
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-modules-'));
+    const stackDir = path.join(outdir, 'stacks/test');
+    const config = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
+    const manifest = path.resolve(stackDir, config.resource.terraform_data.pgstacks.provisioner[0]['local-exec'].environment.PGSTACKS_MANIFEST);
+    const loaded = path.join(work, 'loaded.json');
+    const probe = path.join(work, 'probe.js');
+    fs.writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(process.moduleLoadList)));`);
+    try {
+      const env = { PATH: process.env.PATH, XDG_CACHE_HOME: work, PGSTACKS_MANIFEST: manifest, PGSTACKS_STACK: 'test', PGSTACKS_STATE_DIR: path.join(work, 'state'), PGSTACKS_STATE_KEY: Buffer.alloc(32, 7).toString('base64') };
+      const stdout = await new Promise<string>((resolve) => {
+        const child = spawn(process.execPath, ['-r', probe, handler, 'reconcile'], { env });
+        let out = '';
+        child.stdout.on('data', (chunk) => (out += chunk));
+        child.on('close', () => resolve(out));
+      });
+      expect(stdout).toContain('a: created test:widget');
+      expect(server.list()).toHaveLength(1);
+      const builtins = (JSON.parse(fs.readFileSync(loaded, 'utf8')) as string[]).filter((m) => m.startsWith('NativeModule '));
+      expect(builtins).toContain('NativeModule net'); // the probe sees the run's modules
+      for (const standIn of ['assert', 'http', 'http2', 'perf_hooks']) expect(builtins).not.toContain(`NativeModule ${standIn}`);
+    } finally {
+      await server.stop();
+      fs.rmSync(work, { recursive: true, force: true });
+      fs.rmSync(outdir, { recursive: true });
+    }
+  });
 });
 
 /** Synthesizes a one-widget stack; returns the out directory and the handler's entry file. */
-function synthHandler(): { outdir: string; handler: string } {
+function synthHandler(widgetEndpoint = endpoint): { outdir: string; handler: string } {
   const outdir = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-synth-'));
   const app = new App({ outdir });
-  new Widget(new TerraformStack(app, 'test'), 'a', { endpoint, name: 'alpha', size: 1 });
+  new Widget(new TerraformStack(app, 'test'), 'a', { endpoint: widgetEndpoint, name: 'alpha', size: 1 });
   app.synth();
   const command: string = JSON.parse(fs.readFileSync(path.join(outdir, 'stacks/test/cdk.tf.json'), 'utf8')).resource.terraform_data.pgstacks.provisioner[0]['local-exec'].command;
   const handler = path.join(outdir, 'stacks/test', (/ (assets\/\S+\/pgstacks-handler\.js) /.exec(command) as RegExpExecArray)[1]!);
