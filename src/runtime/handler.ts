@@ -9,7 +9,8 @@ import { VERSION as version } from '../version';
 import { LifecycleEngine, PgstacksError, type RunHooks } from './engine';
 import { Logger } from './log';
 import { HANDLER_COMMANDS, HANDLER_ENV, type HandlerCommand } from './handler-env';
-import { fileRunMarker, writeAtomically } from './run-marker';
+import { removeIfExists, writeAtomically } from './files';
+import { fileRunMarker } from './run-marker';
 import { parseManifest } from './spec';
 import { closeStateStore, openStateStore } from './state';
 
@@ -62,7 +63,7 @@ export async function runHandler(command: string, options: HandlerOptions = {}):
             await created?.remove();
             const reconciled = env[HANDLER_ENV.reconciled];
             const reconciler = env[HANDLER_ENV.reconciler];
-            if (reconciled && reconciler) await writeAtomically(reconciled, reconciler);
+            if (reconciled && reconciler) writeAtomically(reconciled, reconciler, { makeDirectory: true });
           },
         });
       } else {
@@ -85,7 +86,7 @@ function createdDeployment(env: NodeJS.ProcessEnv): { value: string; remove(): P
   const file = env[HANDLER_ENV.newDeployment];
   if (!file) return undefined;
   try {
-    return { value: fs.readFileSync(file, 'utf8').trim(), remove: () => fs.promises.rm(file, { force: true }) };
+    return { value: fs.readFileSync(file, 'utf8').trim(), remove: async () => removeIfExists(file) };
   } catch {
     return undefined;
   }

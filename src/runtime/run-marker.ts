@@ -8,9 +8,7 @@
  *
  * The marker is a file next to the local state directory (read with `file()`), with either store.
  */
-import { promises as fs } from 'node:fs';
-import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { removeIfExists, writeAtomically } from './files';
 
 /** The marker's value when no run ever failed to finish (also when there is no marker). */
 export const NO_UNFINISHED_RUN = 'none';
@@ -29,16 +27,8 @@ const startedValue = () => `${new Date().toISOString()} pid ${process.pid}`;
 
 export function fileRunMarker(file: string): RunMarker {
   return {
-    start: () => writeAtomically(file, startedValue()),
-    finish: (planned) => writeAtomically(file, planned),
-    clear: () => fs.rm(file, { force: true }),
+    start: async () => writeAtomically(file, startedValue(), { makeDirectory: true }),
+    finish: async (planned) => writeAtomically(file, planned, { makeDirectory: true }),
+    clear: async () => removeIfExists(file),
   };
-}
-
-/** Writes a small file whole: a reader sees the old content or the new. */
-export async function writeAtomically(file: string, value: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await fs.writeFile(temp, value, { mode: 0o600 });
-  await fs.rename(temp, file);
 }

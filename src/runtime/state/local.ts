@@ -14,11 +14,12 @@
  * resources.
  * Records of earlier versions, a `<logical id>.json` file each, are read while there is no records
  * file, and removed once one is written.
+ * Files are read and written with Node's synchronous calls (files.ts).
  */
-import { appendFileSync, closeSync, fstatSync, ftruncateSync, openSync, promises as fs, readSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { readIfExists, removeIfExists, tempWriter, writeAtomically } from '../files';
 import { localMetaFile } from './location';
 import { parseRecord, parseRecordText } from './records';
 import type { LockOptions, ResourceRecord, StackMeta, StateStore } from './store';
@@ -31,8 +32,6 @@ const LOCK_NOTICE_MS = 5_000;
 const RECORDS_FILE = '_stack.records';
 const JOURNAL_FILE = '_stack.journal';
 
-/** Unique to this process (a pid alone may be reused); a counter tells its temp files apart (random bytes per write cost ~70 µs each). */
-const TEMP_TAG = `${process.pid}.${randomBytes(4).toString('hex')}`;
 
 const encode = (name: string) => encodeURIComponent(name);
 const decode = (file: string) => decodeURIComponent(file.slice(0, -'.json'.length));
@@ -53,7 +52,6 @@ interface JournalLine {
 
 export class LocalDirectoryStore implements StateStore {
   readonly description: string;
-  private temps = 0;
 
   constructor(private readonly root: string) {
     this.description = `state directory ${root}`;
@@ -83,7 +81,7 @@ export class LocalDirectoryStore implements StateStore {
 
   async getMeta(stack: string): Promise<StackMeta | undefined> {
     const file = localMetaFile(this.root, stack);
-    const text = await readIfExists(file);
+    const text = readIfExists(file);
     if (text === undefined) return undefined;
     try {
       return JSON.parse(text) as StackMeta;
@@ -94,12 +92,12 @@ export class LocalDirectoryStore implements StateStore {
 
   async putMeta(stack: string, meta: StackMeta): Promise<void> {
     await this.ensureDir(stack);
-    writeAtomically(localMetaFile(this.root, stack), `${JSON.stringify(meta, null, 2)}\n`, this.nextTemp());
+    writeAtomically(localMetaFile(this.root, stack), `${JSON.stringify(meta, null, 2)}\n`);
   }
 
   async stacks(): Promise<string[]> {
     try {
-      const entries = await fs.readdir(this.root, { withFileTypes: true });
+      const entries = readdirSync(this.root, { withFileTypes: true });
       return entries.filter((e) => e.isDirectory()).map((e) => decodeURIComponent(e.name)).sort();
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
@@ -110,22 +108,27 @@ export class LocalDirectoryStore implements StateStore {
   /** An exclusive lock file; a lock left by a dead process on this host is taken over. */
   async withLock<T>(stack: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
     const dir = this.stackDir(stack);
-    await fs.mkdir(dir, { recursive: true, mode: DIR_MODE });
+    mkdirSync(dir, { recursive: true, mode: DIR_MODE });
     const lockFile = path.join(dir, '.lock');
     const owner = JSON.stringify({ pid: process.pid, host: os.hostname() });
     const started = Date.now();
     let noticed = started;
     for (;;) {
       try {
-        await fs.writeFile(lockFile, owner, { flag: 'wx', mode: FILE_MODE });
+        writeFileSync(lockFile, owner, { flag: 'wx', mode: FILE_MODE });
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        if (await isStale(lockFile)) {
-          await fs.rm(lockFile, { force: true });
+        if (isStale(lockFile)) {
+          removeIfExists(lockFile);
           continue;
         }
-        const holder = await fs.readFile(lockFile, 'utf8').catch(() => '?');
+        let holder = '?';
+        try {
+          holder = readFileSync(lockFile, 'utf8');
+        } catch {
+          // released meanwhile
+        }
         if (Date.now() - started > LOCK_TIMEOUT_MS) {
           throw new Error(
             `state for stack '${stack}' is still locked by ${holder} after ${LOCK_TIMEOUT_MS / 60_000} minutes (${lockFile}). ` +
@@ -148,7 +151,7 @@ export class LocalDirectoryStore implements StateStore {
       return result;
     } finally {
       this.made.delete(stack);
-      await fs.rm(lockFile, { force: true });
+      removeIfExists(lockFile);
     }
   }
 
@@ -156,7 +159,7 @@ export class LocalDirectoryStore implements StateStore {
   private readonly made = new Set<string>();
 
   private async ensureDir(stack: string): Promise<void> {
-    if (!this.made.has(stack)) await fs.mkdir(this.stackDir(stack), { recursive: true, mode: DIR_MODE });
+    if (!this.made.has(stack)) mkdirSync(this.stackDir(stack), { recursive: true, mode: DIR_MODE });
   }
 
   /** Journal lines waiting for their write, per stack. */
@@ -190,17 +193,17 @@ export class LocalDirectoryStore implements StateStore {
     const dir = this.stackDir(stack);
     const records = new Map<string, StoredRecord>();
     const recordsFile = path.join(dir, RECORDS_FILE);
-    const text = await readIfExists(recordsFile);
+    const text = readIfExists(recordsFile);
     if (text !== undefined) {
       for (const [id, raw] of Object.entries(parseStateFile(text, recordsFile))) records.set(id, { raw, location: `${recordsFile}, record '${id}'` });
     } else {
-      for (const [id, file] of legacyFiles(dir, await filesIn(dir))) {
-        const legacy = await readIfExists(file);
+      for (const [id, file] of legacyFiles(dir, filesIn(dir))) {
+        const legacy = readIfExists(file);
         if (legacy !== undefined) records.set(id, { text: legacy, location: file });
       }
     }
     const journalFile = path.join(dir, JOURNAL_FILE);
-    const journal = await readIfExists(journalFile);
+    const journal = readIfExists(journalFile);
     const lines = journal?.split('\n') ?? [];
     for (let i = 0; i < lines.length; i++) {
       if (lines[i] === '') continue;
@@ -224,8 +227,8 @@ export class LocalDirectoryStore implements StateStore {
    */
   private async compact(stack: string): Promise<void> {
     const dir = this.stackDir(stack);
-    const files = await fs.readdir(dir);
-    await removeAbandonedTemps(dir, files);
+    const files = readdirSync(dir);
+    removeAbandonedTemps(dir, files);
     const legacy = files.includes(RECORDS_FILE) ? [] : legacyFiles(dir, files);
     if (!files.includes(JOURNAL_FILE) && legacy.length === 0) return;
     const records: Record<string, unknown> = {};
@@ -239,13 +242,9 @@ export class LocalDirectoryStore implements StateStore {
         }
       }
     }
-    writeAtomically(path.join(dir, RECORDS_FILE), `${JSON.stringify(records, null, 2)}\n`, this.nextTemp());
-    await fs.rm(path.join(dir, JOURNAL_FILE), { force: true });
-    for (const [, file] of legacy) await fs.rm(file, { force: true });
-  }
-
-  private nextTemp(): string {
-    return `${TEMP_TAG}.${++this.temps}.tmp`;
+    writeAtomically(path.join(dir, RECORDS_FILE), `${JSON.stringify(records, null, 2)}\n`);
+    removeIfExists(path.join(dir, JOURNAL_FILE));
+    for (const [, file] of legacy) removeIfExists(file);
   }
 }
 
@@ -280,13 +279,6 @@ function cutUnfinishedLine(file: string): void {
   }
 }
 
-/** A temporary file renamed over the target: readers see the old text or the new, whole. */
-function writeAtomically(target: string, text: string, tempSuffix: string): void {
-  const temp = `${target}.${tempSuffix}`;
-  writeFileSync(temp, text, { flag: 'wx', mode: FILE_MODE });
-  renameSync(temp, target);
-}
-
 function validate(stack: string, id: string, stored: StoredRecord): ResourceRecord {
   const where = { stack, id, location: stored.location };
   return stored.text !== undefined ? parseRecordText(stored.text, where) : parseRecord(stored.raw, where);
@@ -311,29 +303,21 @@ function legacyFiles(dir: string, files: readonly string[]): Array<[string, stri
 }
 
 /** The names in `dir`; none when it does not exist. */
-async function filesIn(dir: string): Promise<string[]> {
+function filesIn(dir: string): string[] {
   try {
-    return await fs.readdir(dir);
+    return readdirSync(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
 }
 
-async function readIfExists(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
 
 /** Temporary files of writes interrupted by a kill (`<target>.<pid>.<random>.<n>.tmp`) whose writer is gone. */
-async function removeAbandonedTemps(dir: string, files: readonly string[]): Promise<void> {
+function removeAbandonedTemps(dir: string, files: readonly string[]): void {
   for (const file of files) {
-    const pid = /\.(\d+)\.[0-9a-f]{8}(?:\.\d+)?\.tmp$/.exec(file)?.[1];
-    if (pid && !isAlive(Number(pid))) await fs.rm(path.join(dir, file), { force: true });
+    const pid = tempWriter(file);
+    if (pid !== undefined && !isAlive(pid)) removeIfExists(path.join(dir, file));
   }
 }
 
@@ -346,9 +330,9 @@ function isAlive(pid: number): boolean {
   }
 }
 
-async function isStale(lockFile: string): Promise<boolean> {
+function isStale(lockFile: string): boolean {
   try {
-    const { pid, host } = JSON.parse(await fs.readFile(lockFile, 'utf8')) as { pid: number; host: string };
+    const { pid, host } = JSON.parse(readFileSync(lockFile, 'utf8')) as { pid: number; host: string };
     if (host !== os.hostname()) return false;
     process.kill(pid, 0);
     return false;
