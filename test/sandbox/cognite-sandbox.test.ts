@@ -105,6 +105,19 @@ describe('tokens and auth', () => {
     expect((await new Cdf(sandbox, elsewhere.token, 'other').get('/postgresgateway')).status).toBe(200);
     expect((await elsewhere.post('/sessions', { items: [{ tokenExchange: true }] })).body.error.message).toContain('sessionsAcl:CREATE');
   });
+
+  test("a client's changed capabilities hold from its next request, with the token it has", async () => {
+    const grant = (actions: string[]) => [{ postgresGatewayAcl: { actions, scope: { all: {} } }, projectScope: { allProjects: {} } }];
+    await sandbox.cognite.addClient({ clientId: 'changing', clientSecret: 'changing-secret', capabilities: grant(['READ']) });
+    const changing = new Cdf(sandbox, await tokenFor(sandbox, 'changing', 'changing-secret'));
+    expect((await changing.get('/postgresgateway')).status).toBe(200);
+    await sandbox.cognite.addClient({ clientId: 'changing', clientSecret: 'changing-secret', capabilities: grant(['WRITE']) });
+    const read = await changing.get('/postgresgateway');
+    expect(read.status).toBe(403);
+    expect(read.body.error.message).toContain('postgresGatewayAcl:READ');
+    await sandbox.cognite.addClient({ clientId: 'changing', clientSecret: 'changing-secret', capabilities: grant(['READ', 'WRITE']) });
+    expect((await changing.get('/postgresgateway')).status).toBe(200);
+  });
 });
 
 describe('sessions', () => {

@@ -56,6 +56,12 @@ export interface CogniteAuthOptions {
 export class CogniteAuth {
   /** Tokens live in memory: a restart invalidates them and clients authenticate again. */
   private readonly tokens = new Map<string, Token>();
+  /**
+   * Clients as read from the state database, kept: every request names its caller's, and the
+   * sandbox is the only writer of the table (saveClient drops the entry and counts the change).
+   */
+  private readonly clients = new Map<string, CogniteClient & { groupId: number }>();
+  private clientsChanged = 0;
   private readonly signingKey = randomBytes(32);
 
   constructor(
@@ -73,6 +79,8 @@ export class CogniteAuth {
   }
 
   async saveClient(client: CogniteClient, isDefault = false): Promise<void> {
+    this.clientsChanged++;
+    this.clients.delete(client.clientId);
     await this.pg.state.query(
       `INSERT INTO cognite.clients (client_id, client_secret, capabilities, is_default, group_id)
        VALUES ($1, $2, $3, $4, (SELECT coalesce(max(group_id), 0) + 1 FROM cognite.clients))
@@ -82,9 +90,16 @@ export class CogniteAuth {
   }
 
   async client(clientId: string): Promise<(CogniteClient & { groupId: number }) | undefined> {
+    const known = this.clients.get(clientId);
+    if (known) return known;
+    const changes = this.clientsChanged;
     const found = await this.pg.state.query('SELECT client_id, client_secret, capabilities, group_id FROM cognite.clients WHERE client_id = $1', [clientId]);
     const row = found.rows[0];
-    return row ? { ...toClient(row), groupId: Number(row.group_id) } : undefined;
+    if (!row) return undefined;
+    const client = { ...toClient(row), groupId: Number(row.group_id) };
+    // Not if a save began meanwhile: this read may predate it.
+    if (changes === this.clientsChanged) this.clients.set(clientId, client);
+    return client;
   }
 
   /** The client, if `secret` is its secret. */
