@@ -127,12 +127,13 @@ export function rawViewOf(username: string, tablename: string): { readonly schem
 }
 
 /**
- * Creates the views gateway raw tables read and write RAW through: one multi-statement query
- * (round trips, not the DDL, are most of a table create's cost). A view is made and dropped in
- * the same transaction as its gateway table, so none exists yet.
+ * The statements that create the views gateway raw tables read and write RAW through, for the
+ * transaction that records the tables (one round trip with it: round trips, not the DDL, are most
+ * of a table create's cost). A view is made and dropped in the same transaction as its gateway
+ * table, so none exists yet.
  */
-export async function createRawViews(tx: PoolClient, mappings: readonly RawMapping[]): Promise<void> {
-  const statements = mappings.flatMap((mapping) => {
+export function rawViewStatements(mappings: readonly RawMapping[]): string[] {
+  return mappings.flatMap((mapping) => {
     const name = `${SCHEMA}.${quoteIdent(rawViewOf(mapping.username, mapping.tablename).name)}`;
     const others = mapping.columns.filter(([column]) => column !== mapping.primaryKey);
     const shown = mapping.columns.map(([column, type]) => (column === mapping.primaryKey ? `r.key::${type} AS ${quoteIdent(column)}` : `c.${quoteIdent(column)}`));
@@ -145,7 +146,6 @@ export async function createRawViews(tx: PoolClient, mappings: readonly RawMappi
       `CREATE TRIGGER write_raw INSTEAD OF INSERT OR UPDATE OR DELETE ON ${name} FOR EACH ROW EXECUTE FUNCTION ${SCHEMA}.write_row(${args})`,
     ];
   });
-  if (statements.length > 0) await tx.query(statements.join(';\n'));
 }
 
 /** Drops gateway tables' views; their RAW rows stay. */

@@ -7,11 +7,11 @@ import * as z from 'zod';
 import type { Clock } from '../clock';
 import { HttpError } from '../errors';
 import type { Route } from '../http';
-import type { PostgresServer } from '../postgres';
+import { quoteLiteral, type PostgresServer } from '../postgres';
 import type { CogniteAuth } from './auth';
 import { gatewayRoute } from './errors';
 import { page } from './paging';
-import { createRawViews, dropRawViews, type RawMapping } from './raw-store';
+import { dropRawViews, rawViewStatements, type RawMapping } from './raw-store';
 import { cursor, flag, integer, items, text } from './schemas';
 import { BUILT_INS, createTablesBody, isBuiltIn, type Columns, type NewTable } from './table-schema';
 import { findUsers, unknownUsers } from './users';
@@ -115,30 +115,25 @@ export function tableRoutes(pg: PostgresServer, auth: CogniteAuth, clock: Clock)
         if (duplicated.length > 0) throw new HttpError(409, `Tables already exist: ${duplicated.join(', ')}`, { duplicated: duplicated.map((tablename) => ({ tablename })) });
 
         const now = clock.now();
-        await pg.transaction(async (tx) => {
-          const rows = tables.map((t) => {
-            const raw = t.type === 'raw_rows' ? t.options : undefined;
-            return { tablename: t.tablename, type: t.type, options: t.options, columns: columnsOf(t), raw_database: raw?.database ?? null, raw_table: raw?.table ?? null };
-          });
-          // One statement for the three catalog tables: round trips are most of the cost of a create.
-          // The RAW databases and tables come into existence with the first table that maps to them.
-          await tx.query(
-            `WITH t AS (
-               SELECT * FROM json_to_recordset($4::json) AS t(tablename text, type text, options json, columns json, raw_database text, raw_table text)
-             ), gateway AS (
-               INSERT INTO cognite.gateway_tables (username, tablename, type, options, columns, created_time, raw_database, raw_table)
-               SELECT $1::text, t.tablename, t.type, t.options, t.columns, $3::bigint, t.raw_database, t.raw_table FROM t
-             ), dbs AS (
-               INSERT INTO cognite.raw_dbs (project, name, created_time)
-               SELECT DISTINCT $2::text, t.raw_database, $3::bigint FROM t WHERE t.raw_database IS NOT NULL ON CONFLICT DO NOTHING
-             )
-             INSERT INTO cognite.raw_tables (project, db, name, created_time)
-             SELECT DISTINCT $2::text, t.raw_database, t.raw_table, $3::bigint FROM t WHERE t.raw_database IS NOT NULL ON CONFLICT DO NOTHING`,
-            [username, project, now, JSON.stringify(rows)],
-          );
-          await createRawViews(tx, tables.flatMap((t) => (t.type === 'raw_rows' ? [rawMapping(project, username, t)] : [])));
-          await createTables(pg, username, tables.map(definition));
-        }).catch((error: unknown) => {
+        const rows = tables.map((t) => {
+          const raw = t.type === 'raw_rows' ? t.options : undefined;
+          return { tablename: t.tablename, type: t.type, options: t.options, columns: columnsOf(t), raw_database: raw?.database ?? null, raw_table: raw?.table ?? null };
+        });
+        // One statement for the three catalog tables, and the RAW views, sent with the transaction's
+        // BEGIN. The RAW databases and tables come into existence with the first table that maps to them.
+        const catalog = `WITH t AS (
+            SELECT * FROM json_to_recordset(${quoteLiteral(JSON.stringify(rows))}::json) AS t(tablename text, type text, options json, columns json, raw_database text, raw_table text)
+          ), gateway AS (
+            INSERT INTO cognite.gateway_tables (username, tablename, type, options, columns, created_time, raw_database, raw_table)
+            SELECT ${quoteLiteral(username)}, t.tablename, t.type, t.options, t.columns, ${now}::bigint, t.raw_database, t.raw_table FROM t
+          ), dbs AS (
+            INSERT INTO cognite.raw_dbs (project, name, created_time)
+            SELECT DISTINCT ${quoteLiteral(project)}, t.raw_database, ${now}::bigint FROM t WHERE t.raw_database IS NOT NULL ON CONFLICT DO NOTHING
+          )
+          INSERT INTO cognite.raw_tables (project, db, name, created_time)
+          SELECT DISTINCT ${quoteLiteral(project)}, t.raw_database, t.raw_table, ${now}::bigint FROM t WHERE t.raw_database IS NOT NULL ON CONFLICT DO NOTHING`;
+        const views = rawViewStatements(tables.flatMap((t) => (t.type === 'raw_rows' ? [rawMapping(project, username, t)] : [])));
+        await pg.transaction(() => createTables(pg, username, tables.map(definition)), [catalog, ...views]).catch((error: unknown) => {
           // A concurrent create of the same name loses the race on the primary key.
           if ((error as { code?: string }).code === '23505') throw new HttpError(409, 'Tables already exist', { duplicated: names.map((tablename) => ({ tablename })) });
           throw error;
