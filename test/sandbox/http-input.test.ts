@@ -5,7 +5,7 @@
  */
 import { deflateSync, gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { z } from 'zod';
+import * as z from 'zod';
 import { HttpError, route, SandboxServer, type Service } from '../../src/sandbox/http';
 
 const MAX_BODY_BYTES = 1024 * 1024;

@@ -10,7 +10,7 @@
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import { NotFoundError } from '../../src/clients/errors';
 import { JsonApi } from '../../src/clients/json-api';
 import { awaitOperation, resumeOperation, type LongRunningOperation, type OperationClock } from '../../src/runtime/operations';

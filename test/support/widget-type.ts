@@ -3,7 +3,7 @@
  * - `test:widget`: unique names, so replacement is delete-before-create; DESTROY by default.
  * - `test:gadget`: names may repeat, so replacement is create-before-delete; RETAIN by default.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { send } from '../../src/clients/http';
 import { defineResourceType, type HandlerContext, type ResourceType } from '../../src/runtime/resource-type';
 import type { Thing } from './widget-server';

@@ -299,6 +299,9 @@ describe('secrets and the synthesized output', () => {
       // node: modules are Node's own (undici loads node:sqlite lazily, on Node 22+ only).
       expect(requires.filter((r) => !r.startsWith('node:') && !builtins.has(r) && r !== 'pg-native')).toEqual([]);
     }
+    // zod is imported as a namespace everywhere: \`import { z } from 'zod'\` would bring its 40 locales (~0.6 MB).
+    const bundle = fs.readFileSync(path.join(path.dirname(handler), 'pgstacks-handler.bundle.js'), 'utf8');
+    expect([...bundle.matchAll(/\/\/ node_modules\/zod\/v4\/locales\/([\w-]+)\.js/g)].map((m) => m[1]).sort()).toEqual(['en', 'index']);
     fs.rmSync(outdir, { recursive: true });
   });
 
