@@ -10,14 +10,14 @@ import { randomBytes } from 'node:crypto';
 const FILE_MODE = 0o600;
 const DIR_MODE = 0o700;
 
-/** Unique to this process (a pid alone may be reused); a counter tells its temporary files apart. */
+/** Unique to this process (a pid alone may be reused); a counter, not random bytes per write (~70 µs each), tells its temporary files apart. */
 const TEMP_TAG = `${process.pid}.${randomBytes(4).toString('hex')}`;
 let temps = 0;
 
-/** A temporary file of this process's writes: `<target>.<pid>.<random>.<n>.tmp` (abandonedTemp reads it back). */
+/** A temporary file of this process's writes: `<target>.<pid>.<random>.<n>.tmp` (tempWriter reads the pid back). */
 const tempFile = (target: string) => `${target}.${TEMP_TAG}.${++temps}.tmp`;
 
-/** Whether `name` is a temporary file left by a write of process `pid`: the pid, when it is one. */
+/** The pid of the process whose write left the temporary file `name`; undefined when `name` is not one. */
 export function tempWriter(name: string): number | undefined {
   const pid = /\.(\d+)\.[0-9a-f]{8}(?:\.\d+)?\.tmp$/.exec(name)?.[1];
   return pid === undefined ? undefined : Number(pid);

@@ -32,7 +32,6 @@ const LOCK_NOTICE_MS = 5_000;
 const RECORDS_FILE = '_stack.records';
 const JOURNAL_FILE = '_stack.journal';
 
-
 const encode = (name: string) => encodeURIComponent(name);
 const decode = (file: string) => decodeURIComponent(file.slice(0, -'.json'.length));
 

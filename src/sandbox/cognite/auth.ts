@@ -58,7 +58,8 @@ export class CogniteAuth {
   private readonly tokens = new Map<string, Token>();
   /**
    * Clients as read from the state database, kept: every request names its caller's, and the
-   * sandbox is the only writer of the table (saveClient drops the entry and counts the change).
+   * sandbox is the only writer of the table (saveClient drops the entry and counts the change
+   * once it is written).
    */
   private readonly clients = new Map<string, CogniteClient & { groupId: number }>();
   private clientsChanged = 0;
@@ -79,14 +80,15 @@ export class CogniteAuth {
   }
 
   async saveClient(client: CogniteClient, isDefault = false): Promise<void> {
-    this.clientsChanged++;
-    this.clients.delete(client.clientId);
     await this.pg.state.query(
       `INSERT INTO cognite.clients (client_id, client_secret, capabilities, is_default, group_id)
        VALUES ($1, $2, $3, $4, (SELECT coalesce(max(group_id), 0) + 1 FROM cognite.clients))
        ON CONFLICT (client_id) DO UPDATE SET client_secret = EXCLUDED.client_secret, capabilities = EXCLUDED.capabilities`,
       [client.clientId, client.clientSecret, JSON.stringify(client.capabilities), isDefault],
     );
+    // Once written: a read that began before now may have seen the old row (client() keeps no such read).
+    this.clientsChanged++;
+    this.clients.delete(client.clientId);
   }
 
   async client(clientId: string): Promise<(CogniteClient & { groupId: number }) | undefined> {
@@ -97,7 +99,7 @@ export class CogniteAuth {
     const row = found.rows[0];
     if (!row) return undefined;
     const client = { ...toClient(row), groupId: Number(row.group_id) };
-    // Not if a save began meanwhile: this read may predate it.
+    // Not if a save finished meanwhile: this read may predate it.
     if (changes === this.clientsChanged) this.clients.set(clientId, client);
     return client;
   }
