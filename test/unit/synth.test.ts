@@ -346,9 +346,6 @@ describe('secrets and the synthesized output', () => {
   ])('the state key as %s', (_, stateKey, expected, kdf) => {
     const { outdir, handler } = synthHandler();
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-derive-'));
-    const stackDir = path.join(outdir, 'stacks/test');
-    const config = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
-    const manifest = path.resolve(stackDir, config.resource.terraform_data.pgstacks.provisioner[0]['local-exec'].environment.PGSTACKS_MANIFEST);
     // Preloaded: notes each scrypt call and the read of the bundle, in order.
     const events = path.join(work, 'events.json');
     const probe = path.join(work, 'probe.js');
@@ -361,8 +358,7 @@ describe('secrets and the synthesized output', () => {
        process.on('exit', () => fs.writeFileSync(${JSON.stringify(events)}, JSON.stringify(seen)));`,
     );
     try {
-      const env = { PATH: process.env.PATH, XDG_CACHE_HOME: work, PGSTACKS_MANIFEST: manifest, PGSTACKS_STACK: 'test', PGSTACKS_STATE_DIR: path.join(work, 'state'), PGSTACKS_STATE_KEY: stateKey };
-      const result = spawnSync(process.execPath, ['-r', probe, handler, 'reconcile'], { env, encoding: 'utf8' });
+      const result = spawnSync(process.execPath, ['-r', probe, handler, 'reconcile'], { env: handlerEnv(outdir, work, stateKey), encoding: 'utf8' });
       // The widget's endpoint is closed, so its create fails: after the key was checked and its check stored.
       expect(result.stdout).toContain('a (test:widget): create failed');
       expect(JSON.parse(fs.readFileSync(events, 'utf8'))).toEqual(expected);
@@ -372,20 +368,17 @@ describe('secrets and the synthesized output', () => {
       fs.rmSync(outdir, { recursive: true });
     }
   });
+
   test('a run loads none of the Node modules the bundle stands in for, nor perf_hooks or fs/promises', async () => {
     const server = await new WidgetServer().start();
     const { outdir, handler } = synthHandler(server.url);
     const work = fs.mkdtempSync(path.join(os.tmpdir(), 'pgstacks-modules-'));
-    const stackDir = path.join(outdir, 'stacks/test');
-    const config = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
-    const manifest = path.resolve(stackDir, config.resource.terraform_data.pgstacks.provisioner[0]['local-exec'].environment.PGSTACKS_MANIFEST);
     const loaded = path.join(work, 'loaded.json');
     const probe = path.join(work, 'probe.js');
     fs.writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(loaded)}, JSON.stringify(process.moduleLoadList)));`);
     try {
-      const env = { PATH: process.env.PATH, XDG_CACHE_HOME: work, PGSTACKS_MANIFEST: manifest, PGSTACKS_STACK: 'test', PGSTACKS_STATE_DIR: path.join(work, 'state'), PGSTACKS_STATE_KEY: Buffer.alloc(32, 7).toString('base64') };
       const stdout = await new Promise<string>((resolve) => {
-        const child = spawn(process.execPath, ['-r', probe, handler, 'reconcile'], { env });
+        const child = spawn(process.execPath, ['-r', probe, handler, 'reconcile'], { env: handlerEnv(outdir, work, Buffer.alloc(32, 7).toString('base64')) });
         let out = '';
         child.stdout.on('data', (chunk) => (out += chunk));
         child.on('close', () => resolve(out));
@@ -403,6 +396,14 @@ describe('secrets and the synthesized output', () => {
     }
   });
 });
+
+/** The environment the reconciler gives the handler of synthHandler's stack, with its state and caches under `work`. */
+function handlerEnv(outdir: string, work: string, stateKey: string): NodeJS.ProcessEnv {
+  const stackDir = path.join(outdir, 'stacks/test');
+  const config = JSON.parse(fs.readFileSync(path.join(stackDir, 'cdk.tf.json'), 'utf8'));
+  const manifest = path.resolve(stackDir, config.resource.terraform_data.pgstacks.provisioner[0]['local-exec'].environment.PGSTACKS_MANIFEST);
+  return { PATH: process.env.PATH, XDG_CACHE_HOME: work, PGSTACKS_MANIFEST: manifest, PGSTACKS_STACK: 'test', PGSTACKS_STATE_DIR: path.join(work, 'state'), PGSTACKS_STATE_KEY: stateKey };
+}
 
 /** Synthesizes a one-widget stack; returns the out directory and the handler's entry file. */
 function synthHandler(widgetEndpoint = endpoint): { outdir: string; handler: string } {
